@@ -1,0 +1,104 @@
+"""Input checks at the library's boundary, in one place.
+
+Every public entry point validates through these helpers so that bad input is
+answered with a :class:`GlassnetError` (a ``ValueError``) naming the argument,
+what was expected and what came, never with a NumPy traceback from deep inside.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Iterable
+
+import numpy as np
+
+
+class GlassnetError(ValueError):
+    """A user-facing error: bad input, a damaged file, a training run that failed."""
+
+
+def fail(message: str) -> None:
+    raise GlassnetError(message)
+
+
+def check_choice(name: str, value: Any, choices: Iterable[str], what: str = "parameter") -> str:
+    """Return ``value`` if it is one of ``choices``; else raise naming the valid keys."""
+    choices = sorted(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise GlassnetError(
+            f"The {name!r} {what} must be one of {choices}. Got {value!r} instead."
+        )
+    return value
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise GlassnetError(f"{name} must be an integer. Got {value!r} ({type(value).__name__}).")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise GlassnetError(f"{name} must be >= {minimum}. Got {value}.")
+    return value
+
+
+def check_float(name: str, value: Any, *, minimum: float | None = None,
+                strictly_positive: bool = False) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise GlassnetError(f"{name} must be a real number. Got {value!r} ({type(value).__name__}).")
+    value = float(value)
+    if not np.isfinite(value):
+        raise GlassnetError(f"{name} must be finite. Got {value}.")
+    if strictly_positive and value <= 0:
+        raise GlassnetError(f"{name} must be > 0. Got {value}.")
+    if minimum is not None and value < minimum:
+        raise GlassnetError(f"{name} must be >= {minimum}. Got {value}.")
+    return value
+
+
+def check_dtype(dtype: Any) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise GlassnetError(f"dtype must be 'float32' or 'float64'. Got {dtype!r}.")
+    return dt
+
+
+def _first_bad_rows(mask: np.ndarray, limit: int = 5) -> list[int]:
+    rows = np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1)) if mask.ndim else []
+    return [int(r) for r in rows[:limit]]
+
+
+def as_float_array(name: str, value: Any, dtype: np.dtype, *, ndim: int | tuple[int, ...] = 2,
+                   allow_empty: bool = False) -> np.ndarray:
+    """Convert ``value`` to a finite float array of ``dtype`` with a clear error if it can't be.
+
+    Copies only when the input is not already a C-contiguous array of ``dtype``.
+    """
+    if value is None:
+        raise GlassnetError(f"{name} is missing (got None); expected an array of numbers.")
+    arr = np.asarray(value)
+    if arr.dtype == object or arr.dtype.kind in "USVMm":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise GlassnetError(
+                f"{name} must hold numbers; got an array of {arr.dtype} that cannot be read as numbers."
+            ) from None
+    if arr.dtype.kind not in "biuf":
+        raise GlassnetError(f"{name} must hold real numbers; got dtype {arr.dtype}.")
+    ndims = (ndim,) if isinstance(ndim, int) else ndim
+    if arr.ndim not in ndims:
+        shape_words = " or ".join(f"{d}-D" for d in ndims)
+        raise GlassnetError(f"{name} must be a {shape_words} array; got shape {arr.shape}.")
+    if not allow_empty and arr.size == 0:
+        raise GlassnetError(f"{name} is empty (shape {arr.shape}); expected at least one sample.")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.dtype.kind == "f":
+        finite = np.isfinite(arr)
+        if not finite.all():
+            rows = _first_bad_rows(~finite)
+            raise GlassnetError(
+                f"{name} contains NaN or infinite values (first rows: {rows}); "
+                "remove or impute them before training."
+            )
+    return arr

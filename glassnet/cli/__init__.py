@@ -1,0 +1,59 @@
+"""The ``glassnet`` command: one module per subcommand, each with ``configure`` and ``run``.
+
+A subcommand module defines ``HELP`` (one line), ``configure(parser)`` adding its arguments
+and ``run(args) -> int`` (the exit status).  Heavy imports happen inside ``run``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: subcommand name -> module under glassnet.cli
+COMMANDS = {
+    "demo": "demo",
+    "study": "study",
+    "train": "train",
+    "predict": "predict",
+    "info": "info",
+    "doctor": "doctor",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+    parser = argparse.ArgumentParser(
+        prog="glassnet",
+        description="Train small neural networks and find out why they do or don't learn.")
+    parser.add_argument("--version", action="version", version=f"glassnet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(f"{__name__}.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{module_name}":
+                raise
+            continue
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.configure(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    from .._validation import GlassnetError
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except GlassnetError as exc:
+        print(f"glassnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"glassnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

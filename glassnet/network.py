@@ -1,0 +1,532 @@
+"""Network: a stack of dense layers with forward, backward and parameters.
+
+All parameters live in one flat buffer (all weight matrices first, then all biases) and
+all gradients in another of the same layout; ``weights[l]`` and ``biases[l]`` are views
+into it.  An optimizer step is therefore a handful of NumPy calls whatever the depth, and
+the training step writes into preallocated buffers, so it allocates nothing
+parameter-sized.  Reading or assigning ``net.weights[l]`` keeps working: assignment copies
+into the view (with a shape check that names the layer).
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from . import activations as _act
+from . import initializers as _init
+from . import losses as _losses
+from ._validation import GlassnetError, as_float_array, check_dtype, check_int
+
+Array = np.ndarray
+
+
+class Trace(NamedTuple):
+    """Every layer's values on one batch: ``pre[l]`` is z_l, ``post[l]`` is a_l = f(z_l)."""
+
+    inputs: Array
+    pre: list
+    post: list
+
+
+class Gradients(NamedTuple):
+    """Gradients of the mean batch loss, in the parameters' shapes."""
+
+    weights: list
+    biases: list
+    loss: float
+
+
+class ParamList(list):
+    """A list of parameter views; ``params[l] = array`` copies into the view in place."""
+
+    def __init__(self, views, kind: str):
+        super().__init__(views)
+        self._kind = kind
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            for i, v in zip(range(*index.indices(len(self))), value):
+                self[i] = v
+            return
+        view = list.__getitem__(self, index)
+        _copy_into(view, value, f"{self._kind}[{index}]")
+
+    def _readonly(self, *args, **kwargs):
+        raise GlassnetError(f"{self._kind} has one entry per layer; its length cannot change.")
+
+    append = extend = insert = pop = remove = clear = __delitem__ = __iadd__ = _readonly
+
+
+def _copy_into(view: Array, value, what: str) -> None:
+    arr = np.asarray(value)
+    if arr.shape != view.shape:
+        if arr.size == view.size and arr.squeeze().shape == view.squeeze().shape:
+            arr = arr.reshape(view.shape)
+        else:
+            raise GlassnetError(f"{what} must have shape {view.shape}; got {arr.shape}.")
+    if arr.dtype.kind not in "biuf":
+        raise GlassnetError(f"{what} must hold real numbers; got dtype {arr.dtype}.")
+    view[...] = arr
+
+
+class _Workspace:
+    """Buffers for one batch size, reused across steps: z, a and delta per layer."""
+
+    def __init__(self, n: int, sizes: Sequence[int], dtype):
+        outs = sizes[1:]
+        self.z = [np.empty((n, k), dtype) for k in outs]      # (batch, fan_out)
+        self.a = [np.empty((n, k), dtype) for k in outs]      # (batch, fan_out)
+        self.delta = [np.empty((n, k), dtype) for k in outs]  # (batch, fan_out)
+        self.ones = np.ones(n, dtype)                          # sums rows by a GEMV
+        self.scale = np.empty((n, 1), dtype)                   # per-row loss weights
+
+
+class Network:
+    """A multilayer perceptron.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Units per layer, inputs first: ``[64, 32, 10]`` is 64 inputs, one hidden layer of
+        32 units and 10 outputs.
+    activation : name, int id, Activation, or one per hidden layer
+        Hidden activation(s); see :mod:`glassnet.activations`.
+    output : name or None
+        Output activation (``"softmax"``, ``"sigmoid"``, ``"identity"``, ...).  By default
+        the one that pairs with ``loss``; with neither given, softmax and cross-entropy for
+        several outputs, sigmoid and binary cross-entropy for one.
+    loss : name or None
+        ``"cross_entropy"``, ``"binary_cross_entropy"`` or ``"squared_error"``.
+    init : init spec or one per layer
+        See :mod:`glassnet.initializers`; by default the scheme that suits each layer's
+        activation.
+    bias_init : init spec or None
+        Biases start at zero unless this (or the weight scheme's own bias rule) says otherwise.
+    seed : int or None
+        Seeds the network's ``numpy.random.Generator``: initial weights and shuffling.
+    dtype : "float64" or "float32"
+    weights, biases : lists of arrays, optional
+        Start from arrays you already have instead of drawing them.
+
+    >>> net = Network([4, 8, 3], activation="tanh", seed=0)
+    >>> net.weights[0].shape, net.biases[0].shape
+    ((4, 8), (8,))
+    """
+
+    def __init__(self, layer_sizes: Sequence[int], activation: Any = "relu", output: Any = None,
+                 loss: Any = None, init: Any = None, bias_init: Any = None, seed: int | None = None,
+                 dtype: Any = "float64", weights=None, biases=None):
+        self.layer_sizes = _check_sizes(layer_sizes)
+        self.dtype = check_dtype(dtype)
+        self.seed = seed
+        self.rng = _make_rng(seed)
+        n_hidden = len(self.layer_sizes) - 2
+        hidden = _per_layer("activation", activation, n_hidden, _act.get)
+        for a in hidden:
+            if not a.elementwise:
+                raise GlassnetError(f"activation {a.name!r} can only be used as the output "
+                                    "(output=...), not in a hidden layer.")
+        out_act, self.loss = _resolve_output(output, loss, self.layer_sizes[-1])
+        self.activations = hidden + [out_act]
+        self._fused = self.loss.fused_output == out_act.name
+        self._allocate()
+        self.init = _per_layer("init", init, self.n_layers, None)
+        self.bias_init = bias_init
+        self.initialize()
+        if weights is not None or biases is not None:
+            self.set_weights(weights if weights is not None else list(self.weights),
+                             biases if biases is not None else list(self.biases))
+        self._warn_if_symmetric()
+
+    # --- structure -----------------------------------------------------------------------------
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers (hidden layers + the output layer)."""
+        return len(self.layer_sizes) - 1
+
+    @property
+    def output(self):
+        return self.activations[-1]
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.loss.name in ("cross_entropy", "binary_cross_entropy")
+
+    @property
+    def n_classes(self) -> int | None:
+        if not self.is_classifier:
+            return None
+        k = self.layer_sizes[-1]
+        return 2 if k == 1 else k
+
+    def _allocate(self) -> None:
+        sizes = self.layer_sizes
+        shapes = list(zip(sizes[:-1], sizes[1:]))
+        n_w = sum(i * o for i, o in shapes)
+        self.n_weights = n_w
+        self.params = np.zeros(n_w + sum(sizes[1:]), self.dtype)
+        self.grads = np.zeros_like(self.params)
+        self._weights, self._biases = _views(self.params, shapes, n_w)
+        self._grad_w, self._grad_b = _views(self.grads, shapes, n_w)
+        self._workspaces: dict[int, _Workspace] = {}
+
+    @property
+    def weights(self) -> ParamList:
+        """Weight matrices, ``weights[l]`` of shape (fan_in, fan_out); views into ``params``."""
+        return self._weights
+
+    @weights.setter
+    def weights(self, values) -> None:
+        self.set_weights(values, None)
+
+    @property
+    def biases(self) -> ParamList:
+        """Bias vectors, ``biases[l]`` of shape (fan_out,); views into ``params``."""
+        return self._biases
+
+    @biases.setter
+    def biases(self, values) -> None:
+        self.set_weights(None, values)
+
+    def set_weights(self, weights=None, biases=None) -> "Network":
+        """Copy arrays you already have into the network; shapes are checked per layer."""
+        for name, values, views in (("weights", weights, self._weights),
+                                    ("biases", biases, self._biases)):
+            if values is None:
+                continue
+            values = list(values)
+            if len(values) != self.n_layers:
+                raise GlassnetError(f"{name} must hold {self.n_layers} arrays (one per layer); "
+                                    f"got {len(values)}.")
+            for l, v in enumerate(values):
+                _copy_into(views[l], v, f"{name}[{l}] (layer {l + 1})")
+                if not np.all(np.isfinite(views[l])):
+                    raise GlassnetError(f"{name}[{l}] (layer {l + 1}) contains NaN or inf.")
+        return self
+
+    def initialize(self) -> "Network":
+        """(Re)draw every weight and bias from the init specs, using the network's generator."""
+        self._needs_data_init = False
+        for l, (fi, fo) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:])):
+            scheme = _init.resolve(self.init[l], self.activations[l].name)
+            self._weights[l][...] = scheme(fi, fo, self.rng, self.dtype)
+            bias_scheme = (scheme.bias if self.bias_init is None else
+                           _init.resolve(self.bias_init, self.activations[l].name))
+            if bias_scheme is None:
+                self._biases[l].fill(0)
+            else:
+                self._biases[l][...] = bias_scheme(fi, fo, self.rng, self.dtype, shape=(fo,))
+            self._needs_data_init |= bool(getattr(scheme, "data_dependent", False))
+        return self
+
+    def _warn_if_symmetric(self) -> None:
+        hidden = [a.name for a in self.activations[:-1]]
+        message = _init.symmetry_report(list(self._weights[:-1]), hidden)
+        if message:
+            warnings.warn(message, _init.SymmetryWarning, stacklevel=3)
+
+    def copy(self) -> "Network":
+        """An independent deep copy (parameters, generator state, settings)."""
+        return copy.deepcopy(self)
+
+    def __deepcopy__(self, memo):
+        new = object.__new__(type(self))
+        for key, value in self.__dict__.items():
+            if key in ("params", "grads", "_weights", "_biases", "_grad_w", "_grad_b",
+                       "_workspaces"):
+                continue
+            setattr(new, key, copy.deepcopy(value, memo))
+        new._allocate()
+        new.params[...] = self.params
+        return new
+
+    def __getstate__(self):
+        state = {k: v for k, v in self.__dict__.items()
+                 if k not in ("grads", "_weights", "_biases", "_grad_w", "_grad_b", "_workspaces")}
+        return state
+
+    def __setstate__(self, state):
+        params = state.pop("params")
+        self.__dict__.update(state)
+        self._allocate()
+        self.params[...] = params
+
+    def __repr__(self) -> str:
+        acts = ",".join(a.name for a in self.activations[:-1]) or "-"
+        return (f"Network({self.layer_sizes}, activation={acts}, output={self.output.name}, "
+                f"loss={self.loss.name}, dtype={self.dtype.name})")
+
+    # --- forward and backward ------------------------------------------------------------------
+
+    def _check_X(self, X, name="X") -> Array:
+        X = as_float_array(name, X, self.dtype)
+        if X.shape[1] != self.layer_sizes[0]:
+            raise GlassnetError(f"{name} has {X.shape[1]} features (columns) but the network "
+                                f"expects {self.layer_sizes[0]} (layer_sizes[0]).")
+        return X
+
+    def trace(self, X) -> Trace:
+        """Forward pass keeping every layer's pre-activation and activation."""
+        a = self._check_X(X)
+        inputs, pre, post = a, [], []
+        for W, b, act in zip(self._weights, self._biases, self.activations):
+            z = a @ W
+            z += b
+            a = act.f(z)
+            pre.append(z)
+            post.append(a)
+        return Trace(inputs, pre, post)
+
+    def forward(self, X) -> Array:
+        """The network's output for ``X`` (batch, n_features) -> (batch, n_outputs)."""
+        return self.trace(X).post[-1]
+
+    __call__ = forward
+
+    def encode_targets(self, y, name: str = "y") -> Array:
+        """Targets as a float array shaped like the output: labels become one-hot rows."""
+        k = self.layer_sizes[-1]
+        y = np.asarray(y)
+        if y.dtype == object or y.dtype.kind in "USV":
+            try:
+                y = y.astype(np.float64)
+            except (TypeError, ValueError):
+                raise GlassnetError(f"{name} must hold numbers (integer class labels or "
+                                    "target values); use glassnet.sklearn.GlassClassifier for "
+                                    "labels of any kind.") from None
+        if y.ndim == 0 or y.size == 0:
+            raise GlassnetError(f"{name} is empty or a scalar; expected one target per sample.")
+        if self.loss.name == "cross_entropy" and y.ndim == 1 and k > 1:
+            labels = y
+            if labels.dtype.kind == "f":
+                if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+                    raise GlassnetError(f"{name} holds non-integer values; class labels must be "
+                                        f"integers 0..{k - 1} or one-hot rows.")
+            labels = labels.astype(np.int64)
+            bad = (labels < 0) | (labels >= k)
+            if bad.any():
+                rows = np.flatnonzero(bad)[:5].tolist()
+                raise GlassnetError(f"{name} has class labels outside 0..{k - 1} (the network has "
+                                    f"{k} outputs); first bad rows: {rows}.")
+            out = np.zeros((labels.shape[0], k), self.dtype)
+            out[np.arange(labels.shape[0]), labels] = 1
+            return out
+        if y.ndim == 1:
+            y = y.reshape(-1, 1)
+        out = as_float_array(name, y, self.dtype)
+        if out.shape[1] != k:
+            raise GlassnetError(f"{name} has {out.shape[1]} columns but the network has {k} "
+                                "outputs.")
+        if self.loss.name == "binary_cross_entropy" and np.any((out < 0) | (out > 1)):
+            raise GlassnetError(f"{name} must be 0/1 (or probabilities in [0, 1]) for "
+                                "binary_cross_entropy.")
+        return out
+
+    def _check_pair(self, X, y, sample_weight=None):
+        X = self._check_X(X)
+        Y = self.encode_targets(y)
+        if Y.shape[0] != X.shape[0]:
+            raise GlassnetError(f"X and y have different lengths: X has {X.shape[0]} rows, "
+                                f"y has {Y.shape[0]}.")
+        sw = None
+        if sample_weight is not None:
+            sw = as_float_array("sample_weight", sample_weight, self.dtype, ndim=1)
+            if sw.shape[0] != X.shape[0]:
+                raise GlassnetError(f"sample_weight has {sw.shape[0]} entries; X has "
+                                    f"{X.shape[0]} rows.")
+            if np.any(sw < 0) or sw.sum() <= 0:
+                raise GlassnetError("sample_weight must be >= 0 with a positive sum.")
+        return X, Y, sw
+
+    def loss_value(self, X, y, sample_weight=None) -> float:
+        """The mean loss on (X, y)."""
+        X, Y, sw = self._check_pair(X, y, sample_weight)
+        z = self.trace(X).pre[-1]
+        per = self._per_sample_loss(z, Y)
+        return float(np.average(per, weights=sw))
+
+    def _per_sample_loss(self, z: Array, Y: Array) -> Array:
+        if self._fused:
+            return self.loss.per_sample_from_logits(z, Y)
+        return self.loss.per_sample(self.output.f(z), Y)
+
+    def backward(self, X, y, sample_weight=None) -> Gradients:
+        """Gradients of the (weighted) mean batch loss for every parameter (copies)."""
+        X, Y, sw = self._check_pair(X, y, sample_weight)
+        loss = self._train_batch(X, Y, sw)
+        return Gradients([g.copy() for g in self._grad_w], [g.copy() for g in self._grad_b], loss)
+
+    def _workspace(self, n: int) -> _Workspace:
+        ws = self._workspaces.get(n)
+        if ws is None:
+            if len(self._workspaces) > 4:   # training needs two sizes; drop stale ones
+                self._workspaces.clear()
+            ws = self._workspaces[n] = _Workspace(n, self.layer_sizes, self.dtype)
+        return ws
+
+    def _train_batch(self, x: Array, y: Array, sw: Array | None = None) -> float:
+        """Forward and backward on one batch, gradients into ``self.grads``; returns the loss.
+
+        ``x`` (batch, n_in) and ``y`` (batch, n_out) must already be validated arrays of the
+        network's dtype.  Nothing parameter-sized is allocated here.
+        """
+        n = x.shape[0]
+        ws = self._workspace(n)
+        W, B, acts = self._weights, self._biases, self.activations
+        zs, As, deltas = ws.z, ws.a, ws.delta
+        a = x
+        for l in range(len(W)):
+            z = np.matmul(a, W[l], out=zs[l])
+            z += B[l]
+            a = acts[l].apply(z, As[l])
+        delta = deltas[-1]
+        loss = self._output_delta(zs[-1], As[-1], y, sw, delta, ws)
+        for l in range(len(W) - 1, -1, -1):
+            below = x if l == 0 else As[l - 1]
+            np.matmul(below.T, delta, out=self._grad_w[l])
+            np.matmul(ws.ones, delta, out=self._grad_b[l])
+            if l:
+                prev = deltas[l - 1]
+                np.matmul(delta, W[l].T, out=prev)
+                prev *= acts[l - 1].grad_inplace(zs[l - 1], As[l - 1])
+                delta = prev
+        return loss
+
+    def _output_delta(self, z, a, y, sw, delta, ws) -> float:
+        """dL/dz at the output into ``delta``; returns the batch's mean loss."""
+        n = z.shape[0]
+        if sw is None:
+            scale = 1.0 / n
+        else:
+            scale = np.divide(sw.reshape(-1, 1), sw.sum(), out=ws.scale)
+        if self._fused:
+            if self.output.name == "softmax":
+                loss = _softmax_ce(z, a, y, sw)
+            else:
+                per = self.loss.per_sample_from_logits(z, y)
+                loss = float(per.mean() if sw is None else per @ scale[:, 0])
+            np.subtract(a, y, out=delta)
+            delta *= scale
+            return loss
+        per = self.loss.per_sample(a, y)
+        loss = float(per.mean() if sw is None else per @ scale[:, 0])
+        g = self.loss.grad(a, y) * n            # per-sample dl/da
+        delta[...] = self.output.vjp(g, z, a)
+        delta *= scale
+        return loss
+
+    # --- training and prediction -----------------------------------------------------------------
+
+    def fit(self, X, y, **kwargs):
+        """Train with mini-batch gradient descent; see :func:`glassnet.training.fit`."""
+        from .training import fit
+        return fit(self, X, y, **kwargs)
+
+    def predict_proba(self, X) -> Array:
+        """Class probabilities, (batch, n_classes); a single sigmoid output gives [1-p, p]."""
+        if not self.is_classifier:
+            raise GlassnetError(f"predict_proba needs a classifier; this network's loss is "
+                                f"{self.loss.name!r}.")
+        p = self.forward(X)
+        if p.shape[1] == 1:
+            return np.hstack([1 - p, p])
+        return p
+
+    def predict(self, X) -> Array:
+        """Class indices for a classifier (0/1 matrix for multi-label), values for a regressor."""
+        out = self.forward(X)
+        if self.loss.name == "cross_entropy" and out.shape[1] > 1:
+            return out.argmax(axis=1)
+        if self.loss.name == "binary_cross_entropy":
+            labels = (out > 0.5).astype(np.int64)
+            return labels[:, 0] if labels.shape[1] == 1 else labels
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def evaluate(self, X, y, sample_weight=None) -> dict:
+        """The loss and the usual metrics: accuracy for classifiers, MSE and R^2 for regressors."""
+        from .metrics import evaluate
+        return evaluate(self, X, y, sample_weight=sample_weight)
+
+    def save(self, path) -> None:
+        """Write the network to a safe, versioned model file (see :mod:`glassnet.io`)."""
+        from .io import save
+        save(self, path)
+
+
+def _softmax_ce(z, a, y, sw) -> float:
+    """Softmax of ``z`` into ``a`` and the mean cross-entropy, sharing the work.
+
+    With shifted logits s = z - max(z): loss_i = log(sum_k exp s_ik) * sum_k y_ik - y_i . s_i
+    (the first factor is 1 for one-hot or probability rows).
+    """
+    np.subtract(z, z.max(axis=1, keepdims=True), out=a)        # shifted logits s
+    ys = np.einsum("ij,ij->i", y, a)                             # (batch,)
+    np.exp(a, out=a)
+    sums = a.sum(axis=1, keepdims=True)                          # (batch, 1)
+    a /= sums
+    per = np.log(sums[:, 0]) * y.sum(axis=1) - ys
+    return float(per.mean() if sw is None else per @ sw / sw.sum())
+
+
+def _views(buf: Array, shapes, n_w: int):
+    weights, biases, w_off, b_off = [], [], 0, n_w
+    for fi, fo in shapes:
+        weights.append(buf[w_off:w_off + fi * fo].reshape(fi, fo))
+        biases.append(buf[b_off:b_off + fo])
+        w_off += fi * fo
+        b_off += fo
+    return ParamList(weights, "weights"), ParamList(biases, "biases")
+
+
+def _make_rng(seed) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None:
+        check_int("seed", seed, minimum=0)
+    return np.random.default_rng(seed)
+
+
+def _check_sizes(layer_sizes) -> list:
+    try:
+        sizes = list(layer_sizes)
+    except TypeError:
+        raise GlassnetError(f"layer_sizes must be a list of layer widths such as [64, 32, 10]; "
+                            f"got {layer_sizes!r}.") from None
+    if len(sizes) < 2:
+        raise GlassnetError(f"layer_sizes needs at least an input and an output size; got {sizes}.")
+    for i, s in enumerate(sizes):
+        check_int(f"layer_sizes[{i}]", s, minimum=1)
+    return [int(s) for s in sizes]
+
+
+def _per_layer(name: str, spec, count: int, resolve) -> list:
+    """One spec for every layer, or a list with exactly one per layer."""
+    if isinstance(spec, list):
+        if len(spec) != count:
+            raise GlassnetError(f"{name} was given as a list of {len(spec)}; expected one per "
+                                f"layer ({count}), or a single value for all.")
+        items = spec
+    else:
+        items = [spec] * count
+    return [resolve(s) for s in items] if resolve else list(items)
+
+
+def _resolve_output(output, loss, n_out: int):
+    if output is None and loss is None:
+        output, loss = ("softmax", "cross_entropy") if n_out > 1 else ("sigmoid",
+                                                                       "binary_cross_entropy")
+    if loss is None:
+        loss = _losses.DEFAULT_LOSS_FOR_OUTPUT.get(_act.get(output).name, "squared_error")
+    loss = _losses.get(loss)
+    out_act = _act.get(output if output is not None else loss.default_output)
+    if out_act.name == "softmax" and n_out < 2:
+        raise GlassnetError("output='softmax' needs at least 2 output units; use "
+                            "output='sigmoid' with loss='binary_cross_entropy' for one.")
+    if loss.name == "cross_entropy" and n_out < 2:
+        raise GlassnetError("loss='cross_entropy' needs at least 2 output units; use "
+                            "'binary_cross_entropy' for a single output.")
+    return out_act, loss

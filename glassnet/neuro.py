@@ -1,0 +1,116 @@
+"""The hand-written API, kept working: ``Neuro(cellnum, learning_rate, activators).fit(x, y, epochs, batch_size)``.
+
+This is the network from the blog post glassnet grew from, done properly.  Every layer,
+the output included, uses the activator(s) given; the loss is squared error, so the output
+error term is ``(a - y) * f'(z)``; error terms are back-propagated through the weights
+above; each step moves ``w -= (learning_rate / batch_size) * x^T error``.
+
+``.w[l]`` has shape (cellnum[l], cellnum[l+1]) and ``.b[l]`` shape (1, cellnum[l+1]); both
+are lists you may overwrite before ``fit``.  The default init is random (the post's fix);
+``init="zeros"`` and ``init="constant"`` (all 0.5) reproduce the two failures it describes:
+with zeros nothing below the output can move, with a constant every hidden unit stays a
+copy of the others.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import GlassnetError, check_float, check_int
+from .network import Network, ParamList
+from .training import History
+
+
+class Neuro(Network):
+    """A fully connected network trained by plain mini-batch back-propagation.
+
+    Parameters
+    ----------
+    cellnum : list of int
+        Units per layer, inputs first.
+    learning_rate : float
+        Divided by the batch size at each step, as in the hand-written loop.
+    activators : int, name, or one per layer
+        ``1`` is the sigmoid; see :data:`glassnet.activations.IDS` for the table.
+    init : init spec, optional
+        Default: the random scheme suited to each activation.  ``"zeros"`` and
+        ``"constant"`` (0.5) reproduce the classic failures.
+    seed : int, optional
+        Seeds initialization and shuffling.
+    quiet : bool
+        When False (the default, like the original), ``fit`` prints ``loss = ...`` per batch.
+    """
+
+    def __init__(self, cellnum, learning_rate=0.1, activators=1, init=None, *, bias_init=None,
+                 seed=None, dtype="float64", quiet=False):
+        cellnum = list(cellnum) if not isinstance(cellnum, (int, np.integer)) else cellnum
+        layer_num = len(cellnum) - 1 if isinstance(cellnum, list) else 0
+        if isinstance(activators, (list, tuple)):
+            acts = list(activators)
+            if len(acts) != layer_num:
+                raise GlassnetError(f"activators has {len(acts)} entries; expected one per layer "
+                                    f"({layer_num} for cellnum={cellnum}).")
+        else:
+            acts = [activators] * max(layer_num, 1)
+        if isinstance(init, str) and init == "constant":
+            init = ("constant", {"value": 0.5})
+        super().__init__(cellnum, activation=acts[:-1], output=acts[-1], loss="squared_error",
+                         init=init, bias_init=bias_init, seed=seed, dtype=dtype)
+        self.learning_rate = check_float("learning_rate", learning_rate, strictly_positive=True)
+        self.quiet = bool(quiet)
+
+    # the original's attribute names
+    @property
+    def cellnum(self) -> list:
+        return list(self.layer_sizes)
+
+    @property
+    def layer_num(self) -> int:
+        return self.n_layers
+
+    @property
+    def activator(self) -> list:
+        return list(self.activations)
+
+    @property
+    def w(self) -> ParamList:
+        return self.weights
+
+    @w.setter
+    def w(self, values) -> None:
+        self.set_weights(values, None)
+
+    @property
+    def b(self) -> ParamList:
+        """Biases as (1, fan_out) rows: views into the same parameters as ``biases``."""
+        return ParamList([b.reshape(1, -1) for b in self.biases], "b")
+
+    @b.setter
+    def b(self, values) -> None:
+        self.set_weights(None, values)
+
+    def fit(self, x, y, epochs, batch_size, quiet=None) -> History:
+        """Mini-batch back-propagation; prints ``loss = ||a - y||`` per batch unless quiet.
+
+        Every sample is used every epoch (the last batch may be smaller; its step uses its
+        own size).  Returns the per-epoch mean squared-error loss.
+        """
+        epochs = check_int("epochs", epochs, minimum=0)
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        quiet = self.quiet if quiet is None else quiet
+        X, Y, _ = self._check_pair(x, y)
+        n = X.shape[0]
+        history = History()
+        for epoch in range(epochs):
+            index = self.rng.permutation(n)
+            X_epoch, Y_epoch = X[index], Y[index]
+            total = 0.0
+            for start in range(0, n, batch_size):
+                xb, yb = X_epoch[start:start + batch_size], Y_epoch[start:start + batch_size]
+                loss = self._train_batch(xb, yb)          # grads = x^T error / len(batch)
+                total += loss * xb.shape[0]
+                if not quiet:
+                    out = self._workspace(xb.shape[0]).a[-1]
+                    print("loss = ", np.linalg.norm(out - yb))
+                self.params -= self.learning_rate * self.grads
+            history.record(epoch, loss=total / n)
+        return history
