@@ -76,11 +76,17 @@ def as_float_array(name: str, value: Any, dtype: np.dtype, *, ndim: int | tuple[
     """
     if value is None:
         raise GlassnetError(f"{name} is missing (got None); expected an array of numbers.")
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nested lists, objects NumPy cannot read
+        raise GlassnetError(
+            f"{name} must be a rectangular array of numbers; got {type(value).__name__} whose "
+            "rows have different lengths or hold non-numbers."
+        ) from None
     if arr.dtype == object or arr.dtype.kind in "USVMm":
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise GlassnetError(
                 f"{name} must hold numbers; got an array of {arr.dtype} that cannot be read as numbers."
             ) from None
@@ -92,11 +98,19 @@ def as_float_array(name: str, value: Any, dtype: np.dtype, *, ndim: int | tuple[
         raise GlassnetError(f"{name} must be a {shape_words} array; got shape {arr.shape}.")
     if not allow_empty and arr.size == 0:
         raise GlassnetError(f"{name} is empty (shape {arr.shape}); expected at least one sample.")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    source = arr
+    with np.errstate(over="ignore"):  # 1e308 into float32 becomes inf: reported just below
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     if arr.dtype.kind == "f":
         finite = np.isfinite(arr)
         if not finite.all():
             rows = _first_bad_rows(~finite)
+            if source.dtype.kind in "biu" or np.isfinite(source).all():
+                raise GlassnetError(
+                    f"{name} holds values too large for {arr.dtype} (largest is "
+                    f"{np.finfo(arr.dtype).max:.3g}; first rows: {rows}); rescale the data or "
+                    "use dtype='float64'."
+                )
             raise GlassnetError(
                 f"{name} contains NaN or infinite values (first rows: {rows}); "
                 "remove or impute them before training."

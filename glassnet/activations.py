@@ -119,9 +119,13 @@ def _sigmoid_df(z):
 
 
 def _from_output_sigmoid(z, a):
-    # a * (1 - a), written into a
-    np.subtract(1.0, a, out=z)
-    a *= z
+    # s (1 - s) = (1 - (2s - 1)^2) / 4, written into a without a temporary and without
+    # touching z (the contract: only the layer output may be overwritten)
+    a *= 2.0
+    a -= 1.0
+    np.multiply(a, a, out=a)
+    np.subtract(1.0, a, out=a)
+    a *= 0.25
     return a
 
 
@@ -217,14 +221,22 @@ def _softplus(z):
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
+# tanh(sqrt(2/pi) * (z + 0.044715 z^3)) is exactly +-1 in float64 once |z| > 10, so the cubic
+# is evaluated on z clipped to [-10, 10]: the same values, and no overflow of z^3 for huge z
+_GELU_CLIP = 10.0
+
+
 def _gelu(z):
-    return 0.5 * z * (1.0 + np.tanh(_GELU_C * (z + 0.044715 * z ** 3)))
+    zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
+    return 0.5 * z * (1.0 + np.tanh(_GELU_C * (zc + 0.044715 * zc ** 3)))
 
 
 def _gelu_df(z):
-    inner = _GELU_C * (z + 0.044715 * z ** 3)
-    t = np.tanh(inner)
-    return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * z * z)
+    zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
+    t = np.tanh(_GELU_C * (zc + 0.044715 * zc ** 3))
+    # d/dz [z/2 (1 + t)] = (1 + t)/2 + z/2 (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 z^2);
+    # where |z| > 10 the second term is exactly 0 (t = +-1), so zc stands in for z there
+    return 0.5 * (1.0 + t) + 0.5 * zc * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * zc * zc)
 
 
 def _silu(z):
@@ -273,7 +285,7 @@ _FACTORIES: dict[str, Callable[..., Activation]] = {
     "leaky_relu": leaky_relu,
     "elu": elu,
     "selu": lambda: _generic("selu", _selu, _selu_df),
-    "softplus": lambda: _generic("softplus", _softplus, _sigmoid_df),
+    "softplus": lambda: _generic("softplus", _softplus, sigmoid),  # d/dz log(1 + e^z) = sigmoid(z)
     "gelu": lambda: _generic("gelu", _gelu, _gelu_df, {"approximate": "tanh"}),
     "silu": lambda: _generic("silu", _silu, _silu_df),
     "softmax": lambda: SOFTMAX,

@@ -125,7 +125,7 @@ def get(key) -> Loss:
     """Resolve a loss name (or a :class:`Loss`), naming the valid keys on error."""
     if isinstance(key, Loss):
         return key
-    name = _ALIASES.get(key, key) if isinstance(key, str) else key
+    name = _ALIASES.get(key.lower(), key.lower()) if isinstance(key, str) else None
     if name not in _REGISTRY:
         raise GlassnetError(f"Unknown loss {key!r}. Valid names: {sorted(_REGISTRY)}.")
     return _REGISTRY[name]

@@ -10,6 +10,7 @@ into the view (with a shape check that names the layer).
 from __future__ import annotations
 
 import copy
+import os
 import warnings
 from typing import Any, NamedTuple, Sequence
 
@@ -61,7 +62,11 @@ class ParamList(list):
 
 
 def _copy_into(view: Array, value, what: str) -> None:
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):   # ragged nested lists
+        raise GlassnetError(f"{what} must be an array of shape {view.shape}; got a "
+                            f"{type(value).__name__} NumPy cannot read as one.") from None
     if arr.shape != view.shape:
         if arr.size == view.size and arr.squeeze().shape == view.squeeze().shape:
             arr = arr.reshape(view.shape)
@@ -69,6 +74,10 @@ def _copy_into(view: Array, value, what: str) -> None:
             raise GlassnetError(f"{what} must have shape {view.shape}; got {arr.shape}.")
     if arr.dtype.kind not in "biuf":
         raise GlassnetError(f"{what} must hold real numbers; got dtype {arr.dtype}.")
+    with np.errstate(over="ignore", invalid="ignore"):  # too big for float32: reported next
+        arr = arr.astype(view.dtype)
+    if not np.all(np.isfinite(arr)):   # checked before writing: the network stays as it was
+        raise GlassnetError(f"{what} contains NaN, inf or values too large for {view.dtype}.")
     view[...] = arr
 
 
@@ -122,6 +131,8 @@ class Network:
         self.layer_sizes = _check_sizes(layer_sizes)
         self.dtype = check_dtype(dtype)
         self.seed = seed
+        #: JSON-ready facts stored with the model by save() (class labels, feature names, ...)
+        self.metadata: dict = {}
         self.rng = _make_rng(seed)
         n_hidden = len(self.layer_sizes) - 2
         hidden = _per_layer("activation", activation, n_hidden, _act.get)
@@ -168,8 +179,7 @@ class Network:
         shapes = list(zip(sizes[:-1], sizes[1:]))
         n_w = sum(i * o for i, o in shapes)
         self.n_weights = n_w
-        self.params = np.zeros(n_w + sum(sizes[1:]), self.dtype)
-        self.grads = np.zeros_like(self.params)
+        self.params, self.grads = _zeros_pair(n_w + sum(sizes[1:]), self.dtype, sizes)
         self._weights, self._biases = _views(self.params, shapes, n_w)
         self._grad_w, self._grad_b = _views(self.grads, shapes, n_w)
         self._workspaces: dict[int, _Workspace] = {}
@@ -193,34 +203,52 @@ class Network:
         self.set_weights(None, values)
 
     def set_weights(self, weights=None, biases=None) -> "Network":
-        """Copy arrays you already have into the network; shapes are checked per layer."""
-        for name, values, views in (("weights", weights, self._weights),
-                                    ("biases", biases, self._biases)):
-            if values is None:
-                continue
-            values = list(values)
-            if len(values) != self.n_layers:
-                raise GlassnetError(f"{name} must hold {self.n_layers} arrays (one per layer); "
-                                    f"got {len(values)}.")
-            for l, v in enumerate(values):
-                _copy_into(views[l], v, f"{name}[{l}] (layer {l + 1})")
-                if not np.all(np.isfinite(views[l])):
-                    raise GlassnetError(f"{name}[{l}] (layer {l + 1}) contains NaN or inf.")
+        """Copy arrays you already have into the network; shapes are checked per layer.
+
+        All or nothing: if any array is refused, the network keeps its previous parameters.
+        """
+        before = self.params.copy()
+        try:
+            for name, values, views in (("weights", weights, self._weights),
+                                        ("biases", biases, self._biases)):
+                if values is None:
+                    continue
+                if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+                    raise GlassnetError(f"{name} must be a list of {self.n_layers} arrays (one "
+                                        f"per layer); got {type(values).__name__}.")
+                values = list(values)
+                if len(values) != self.n_layers:
+                    raise GlassnetError(f"{name} must hold {self.n_layers} arrays (one per "
+                                        f"layer); got {len(values)}.")
+                for l, v in enumerate(values):
+                    _copy_into(views[l], v, f"{name}[{l}] (layer {l + 1})")
+        except GlassnetError:
+            self.params[...] = before
+            raise
         return self
 
     def initialize(self) -> "Network":
         """(Re)draw every weight and bias from the init specs, using the network's generator."""
         self._needs_data_init = False
         for l, (fi, fo) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:])):
-            scheme = _init.resolve(self.init[l], self.activations[l].name)
+            scheme = _init.resolve(self.init[l], self.activations[l])
             self._weights[l][...] = scheme(fi, fo, self.rng, self.dtype)
             bias_scheme = (scheme.bias if self.bias_init is None else
-                           _init.resolve(self.bias_init, self.activations[l].name))
+                           _init.resolve(self.bias_init, self.activations[l]))
             if bias_scheme is None:
                 self._biases[l].fill(0)
             else:
                 self._biases[l][...] = bias_scheme(fi, fo, self.rng, self.dtype, shape=(fo,))
-            self._needs_data_init |= bool(getattr(scheme, "data_dependent", False))
+            if getattr(scheme, "data_dependent", False):
+                self._needs_data_init = True
+                self._data_init_params = dict(scheme.params)
+        return self
+
+    def initialize_on_data(self, X) -> "Network":
+        """Finish a data-dependent init (``lsuv``) on a batch of inputs; fit calls this once."""
+        if self._needs_data_init:
+            _init.lsuv(self, X, **getattr(self, "_data_init_params", {}))
+            self._needs_data_init = False
         return self
 
     def _warn_if_symmetric(self) -> None:
@@ -290,28 +318,38 @@ class Network:
     def encode_targets(self, y, name: str = "y") -> Array:
         """Targets as a float array shaped like the output: labels become one-hot rows."""
         k = self.layer_sizes[-1]
-        y = np.asarray(y)
+        try:
+            y = np.asarray(y)
+        except (TypeError, ValueError):  # ragged nested lists
+            raise GlassnetError(f"{name} must be a rectangular array of numbers; got "
+                                f"{type(y).__name__} whose rows have different lengths.") from None
         if y.dtype == object or y.dtype.kind in "USV":
             try:
                 y = y.astype(np.float64)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise GlassnetError(f"{name} must hold numbers (integer class labels or "
                                     "target values); use glassnet.sklearn.GlassClassifier for "
                                     "labels of any kind.") from None
         if y.ndim == 0 or y.size == 0:
             raise GlassnetError(f"{name} is empty or a scalar; expected one target per sample.")
-        if self.loss.name == "cross_entropy" and y.ndim == 1 and k > 1:
+        if y.ndim == 1 and k > 1:  # one value per sample for k outputs: class labels
             labels = y
+            if labels.dtype.kind not in "biuf":
+                raise GlassnetError(f"{name} must hold integer class labels 0..{k - 1}; got "
+                                    f"dtype {labels.dtype}.")
             if labels.dtype.kind == "f":
-                if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+                if not np.all(np.isfinite(labels)):
+                    raise GlassnetError(f"{name} contains NaN or infinite values (first rows: "
+                                        f"{np.flatnonzero(~np.isfinite(labels))[:5].tolist()}).")
+                if np.any(labels != np.round(labels)):
                     raise GlassnetError(f"{name} holds non-integer values; class labels must be "
                                         f"integers 0..{k - 1} or one-hot rows.")
-            labels = labels.astype(np.int64)
-            bad = (labels < 0) | (labels >= k)
+            bad = (labels < 0) | (labels >= k)   # before the cast: 1e300 is no int64
             if bad.any():
                 rows = np.flatnonzero(bad)[:5].tolist()
                 raise GlassnetError(f"{name} has class labels outside 0..{k - 1} (the network has "
                                     f"{k} outputs); first bad rows: {rows}.")
+            labels = labels.astype(np.int64)
             out = np.zeros((labels.shape[0], k), self.dtype)
             out[np.arange(labels.shape[0]), labels] = 1
             return out
@@ -472,6 +510,24 @@ def _softmax_ce(z, a, y, sw) -> float:
     return float(per.mean() if sw is None else per @ sw / sw.sum())
 
 
+def _zeros_pair(n: int, dtype, sizes):
+    """The parameter and gradient buffers, or an error naming layer_sizes if they can't fit."""
+    need = 2 * n * dtype.itemsize
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):   # not a POSIX system
+        memory = None
+    try:
+        if memory is not None and need > memory:
+            raise MemoryError
+        params = np.zeros(n, dtype)
+        return params, np.zeros_like(params)
+    except (MemoryError, ValueError):
+        raise GlassnetError(f"layer_sizes {sizes} needs {n:,} parameters ({need / 2 ** 30:.3g} "
+                            f"GiB with their gradients in {dtype.name}), more than this "
+                            "machine's memory.") from None
+
+
 def _views(buf: Array, shapes, n_w: int):
     weights, biases, w_off, b_off = [], [], 0, n_w
     for fi, fo in shapes:
@@ -490,16 +546,16 @@ def _make_rng(seed) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _check_sizes(layer_sizes) -> list:
+def _check_sizes(layer_sizes, name: str = "layer_sizes") -> list:
     try:
         sizes = list(layer_sizes)
     except TypeError:
-        raise GlassnetError(f"layer_sizes must be a list of layer widths such as [64, 32, 10]; "
+        raise GlassnetError(f"{name} must be a list of layer widths such as [64, 32, 10]; "
                             f"got {layer_sizes!r}.") from None
     if len(sizes) < 2:
-        raise GlassnetError(f"layer_sizes needs at least an input and an output size; got {sizes}.")
+        raise GlassnetError(f"{name} needs at least an input and an output size; got {sizes}.")
     for i, s in enumerate(sizes):
-        check_int(f"layer_sizes[{i}]", s, minimum=1)
+        check_int(f"{name}[{i}]", s, minimum=1)
     return [int(s) for s in sizes]
 
 
@@ -529,4 +585,8 @@ def _resolve_output(output, loss, n_out: int):
     if loss.name == "cross_entropy" and n_out < 2:
         raise GlassnetError("loss='cross_entropy' needs at least 2 output units; use "
                             "'binary_cross_entropy' for a single output.")
+    if loss.name != "squared_error" and out_act.name not in ("softmax", "sigmoid"):
+        # log of a value outside (0, 1) is NaN or -inf: training would silently diverge
+        raise GlassnetError(f"loss={loss.name!r} needs probabilities from output 'softmax' or "
+                            f"'sigmoid'; output={out_act.name!r} gives values outside (0, 1).")
     return out_act, loss

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import GlassnetError, check_float, check_int
-from .network import Network, ParamList
+from .network import Network, ParamList, _check_sizes
 from .training import History
 
 
@@ -42,8 +42,8 @@ class Neuro(Network):
 
     def __init__(self, cellnum, learning_rate=0.1, activators=1, init=None, *, bias_init=None,
                  seed=None, dtype="float64", quiet=False):
-        cellnum = list(cellnum) if not isinstance(cellnum, (int, np.integer)) else cellnum
-        layer_num = len(cellnum) - 1 if isinstance(cellnum, list) else 0
+        cellnum = _check_sizes(cellnum, "cellnum")
+        layer_num = len(cellnum) - 1
         if isinstance(activators, (list, tuple)):
             acts = list(activators)
             if len(acts) != layer_num:

@@ -1,0 +1,303 @@
+"""Figures for the demo, the study and your own runs, drawn with matplotlib's Agg canvas.
+
+Every function takes plain numbers (lists, arrays, dicts of them), returns a
+``matplotlib.figure.Figure`` and touches no global state: no pyplot, no display, so it
+works on a server and in a test.  :func:`save_png` writes a figure atomically.
+matplotlib is imported inside the functions (it is an optional extra: ``glassnet[cli]``).
+
+>>> import glassnet, numpy as np
+>>> net = glassnet.Network([2, 4, 2], seed=0)
+>>> h = net.fit(np.eye(2), [0, 1], epochs=3)
+>>> fig = history(h)
+>>> len(fig.axes)
+1
+"""
+from __future__ import annotations
+
+import io as _io
+import math
+import os
+from typing import Mapping, Sequence
+
+import numpy as np
+
+#: one colour per name, stable across figures (matplotlib's tab10 order)
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    return fig
+
+
+def colors(names: Sequence[str]) -> dict:
+    """A colour per name, in order, cycling through :data:`PALETTE`."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+
+def _style(ax, title: str | None = None, xlabel: str | None = None,
+           ylabel: str | None = None) -> None:
+    if title:
+        ax.set_title(title, fontsize=11)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3, linewidth=0.6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def save_png(fig, path) -> str:
+    """Render ``fig`` to PNG and write it atomically to ``path``; returns the path."""
+    from .io import atomic_write
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png")
+    with atomic_write(path, "wb") as f:
+        f.write(buf.getvalue())
+    return os.fspath(path)
+
+
+def png_bytes(fig) -> bytes:
+    """The figure as PNG bytes (for embedding in HTML)."""
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+# --- training curves --------------------------------------------------------------------------
+
+def history(hist, title: str = "Training history"):
+    """Every loss-like series of a :class:`glassnet.History` (loss, val_loss) against epoch,
+    and accuracy-like series on a second axis when present."""
+    data = hist.to_dict() if hasattr(hist, "to_dict") else dict(hist)
+    epochs = data.pop("epochs", None)
+    losses = {k: v for k, v in data.items() if "loss" in k and v}
+    others = {k: v for k, v in data.items() if k not in losses and v}
+    fig = _figure(7, 4)
+    ax = fig.add_subplot(1, 2 if others else 1, 1)
+    for key, values in losses.items():
+        x = np.arange(1, len(values) + 1) if epochs is None else np.asarray(epochs) + 1
+        ax.plot(x[:len(values)], values, label=key, linewidth=1.8)
+    _style(ax, title, "epoch", "loss")
+    _log_if_wide(ax, [v for vs in losses.values() for v in vs])
+    ax.legend(frameon=False)
+    if others:
+        ax2 = fig.add_subplot(1, 2, 2)
+        for key, values in others.items():
+            ax2.plot(np.arange(1, len(values) + 1), values, label=key, linewidth=1.8)
+        _style(ax2, "Metrics", "epoch")
+        ax2.legend(frameon=False)
+    return fig
+
+
+def _log_if_wide(ax, values) -> None:
+    """Log scale when positive values span more than a factor of 30."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    if v.size and np.all(v > 0) and v.max() / v.min() > 30:
+        ax.set_yscale("log")
+
+
+def loss_curves(runs: Mapping[str, Mapping[str, Sequence[float]]], *,
+                title: str = "Loss and accuracy per epoch", accuracy_key: str = "test_accuracy",
+                chance: float | None = None):
+    """Left: training loss (solid) and test loss (dashed) per run; right: test accuracy.
+
+    ``runs`` maps a run's name to ``{"loss": [...], "test_loss": [...],
+    "test_accuracy": [...]}`` (per epoch; epoch 0 is before training when the test series
+    is one longer than the training loss).
+    """
+    names = list(runs)
+    palette = colors(names)
+    has_acc = any(runs[n].get(accuracy_key) for n in names)
+    fig = _figure(11 if has_acc else 6.5, 4.2)
+    ax = fig.add_subplot(1, 2 if has_acc else 1, 1)
+    all_values = []
+    for name in names:
+        r = runs[name]
+        loss = list(r.get("loss", []))
+        ax.plot(np.arange(1, len(loss) + 1), loss, color=palette[name], linewidth=2,
+                label=name)
+        all_values += loss
+        test = list(r.get("test_loss", []))
+        if test:
+            start = 0 if len(test) == len(loss) + 1 else 1
+            ax.plot(np.arange(start, start + len(test)), test, color=palette[name],
+                    linewidth=1.2, linestyle="--", alpha=0.8)
+            all_values += test
+    _style(ax, "Loss: training (solid), test (dashed)", "epoch", "cross-entropy loss")
+    _log_if_wide(ax, all_values)
+    ax.legend(frameon=False, fontsize=9, ncols=2)
+    if has_acc:
+        ax2 = fig.add_subplot(1, 2, 2)
+        for name in names:
+            acc = list(runs[name].get(accuracy_key, []))
+            n_loss = len(runs[name].get("loss", []))
+            start = 0 if len(acc) == n_loss + 1 else 1
+            ax2.plot(np.arange(start, start + len(acc)), acc, color=palette[name], linewidth=2,
+                     label=name)
+        if chance is not None:
+            ax2.axhline(chance, color="0.4", linestyle=":", linewidth=1)
+            ax2.annotate("chance", (0, chance), xytext=(2, 3), textcoords="offset points",
+                         fontsize=8, color="0.3")
+        ax2.set_ylim(0, 1.02)
+        _style(ax2, "Test accuracy", "epoch", "accuracy")
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+def layer_stat_over_epochs(runs: Mapping[str, Sequence[Sequence[float]]], *, ylabel: str,
+                           title: str, rows: Sequence[str] | None = None,
+                           more: Mapping[str, Mapping[str, Sequence[Sequence[float]]]] | None = None,
+                           ylim: tuple | None = None):
+    """One panel per hidden layer: a per-layer statistic against epoch, one line per run.
+
+    ``runs[name][epoch][layer]`` is the value; epoch 0 is at initialization.  ``more``
+    adds further rows of panels: ``{ylabel: {name: [[...]]}}``.
+    """
+    names = list(runs)
+    palette = colors(names)
+    panels = [(ylabel, runs, ylim)] + [(k, v, None) for k, v in (more or {}).items()]
+    n_layers = max(len(np.atleast_2d(np.asarray(v, float))[0]) for v in runs.values())
+    fig = _figure(3.6 * n_layers + 1.2, 3.2 * len(panels))
+    for r, (label, data, lim) in enumerate(panels):
+        for l in range(n_layers):
+            ax = fig.add_subplot(len(panels), n_layers, r * n_layers + l + 1)
+            for name in names:
+                v = np.asarray(data[name], dtype=float)
+                if v.ndim == 2 and v.shape[1] > l:
+                    ax.plot(np.arange(v.shape[0]), v[:, l], color=palette[name], linewidth=2,
+                            label=name)
+            _style(ax, f"hidden layer {l + 1}" if r == 0 else None,
+                   "epoch" if r == len(panels) - 1 else None, label if l == 0 else None)
+            if lim is not None:
+                ax.set_ylim(*lim)
+            elif label.startswith("fraction"):
+                ax.set_ylim(-0.02, 1.02)
+            else:
+                ax.set_ylim(bottom=0)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", frameon=False, fontsize=9)
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+# --- weights as images --------------------------------------------------------------------------
+
+def unit_images(weights: Mapping[str, np.ndarray], *, n_units: int = 8,
+                image_shape: tuple = (8, 8), title: str = "First-layer weights",
+                notes: Mapping[str, str] | None = None):
+    """Each row: one run's first-layer weights for its first ``n_units`` hidden units, each
+    unit's incoming weights (a column of ``W``, (fan_in,)) drawn as an image.
+
+    Colours: red positive, blue negative, white zero, on one symmetric scale per row (so a
+    row of zeros is blank and identical units look identical).
+    """
+    from matplotlib import colormaps
+    names = list(weights)
+    cmap = colormaps["RdBu_r"]
+    n_cols = max(min(n_units, np.asarray(w).shape[1]) for w in weights.values())
+    fig = _figure(1.05 * n_cols + 2.4, 1.15 * len(names) + 0.8)
+    grid = fig.add_gridspec(len(names), n_cols)
+    for r, name in enumerate(names):
+        W = np.asarray(weights[name], dtype=float)
+        finite = W[np.isfinite(W)]
+        scale = float(np.max(np.abs(finite))) if finite.size else 0.0
+        scale = scale if scale > 0 else 1.0
+        for c in range(n_cols):
+            ax = fig.add_subplot(grid[r, c])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < W.shape[1]:
+                ax.imshow(W[:, c].reshape(image_shape), cmap=cmap, vmin=-scale, vmax=scale,
+                          interpolation="nearest")
+            for spine in ax.spines.values():
+                spine.set_color("0.75")
+            if r == 0:
+                ax.set_title(f"unit {c + 1}", fontsize=9)
+            if c == 0:
+                label = name if not notes or not notes.get(name) else f"{name}\n{notes[name]}"
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10,
+                              labelpad=8)
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+# --- statistics through depth and over seeds ----------------------------------------------------
+
+def _band(ax, x, values: np.ndarray, color, label, log: bool) -> None:
+    """Mean line and a min..max band over seeds (rows of ``values``)."""
+    values = np.asarray(values, dtype=float)
+    with np.errstate(all="ignore"):
+        if log:
+            logs = np.log10(np.where(values > 0, values, np.nan))
+            mid = 10 ** np.nanmean(logs, axis=0)
+        else:
+            mid = np.nanmean(values, axis=0)
+        lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    ax.plot(x, mid, color=color, linewidth=2, label=label, marker="o", markersize=3)
+    if values.shape[0] > 1:
+        ax.fill_between(x, lo, hi, color=color, alpha=0.18, linewidth=0)
+
+
+def depth_profiles(panels: Mapping[str, Mapping[str, np.ndarray]], *, title: str,
+                   log: Sequence[str] = ()):
+    """One panel per statistic: value against layer depth, one line per scheme.
+
+    ``panels[stat][scheme]`` is an array (seeds, layers); the line is the mean over seeds
+    (geometric mean on a log axis) and the band spans the smallest to the largest seed.
+    """
+    stats = list(panels)
+    schemes = list(next(iter(panels.values())))
+    palette = colors(schemes)
+    fig = _figure(4.6 * len(stats) + 1.4, 4.0)
+    for i, stat in enumerate(stats):
+        ax = fig.add_subplot(1, len(stats), i + 1)
+        for scheme in schemes:
+            v = np.asarray(panels[stat][scheme], dtype=float)
+            _band(ax, np.arange(1, v.shape[1] + 1), v, palette[scheme], scheme, stat in log)
+        if stat in log:
+            ax.set_yscale("log")
+        _style(ax, stat, "layer (1 = first hidden)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", frameon=False)
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+def seed_curves(panels: Mapping[str, Mapping[str, np.ndarray]], *, title: str,
+                log: Sequence[str] = (), x_label: str = "epoch", x_start: int = 1):
+    """One panel per series (e.g. training loss, test accuracy): mean over seeds per epoch,
+    with a band from the smallest to the largest seed.  ``panels[series][scheme]`` is an
+    array (seeds, epochs)."""
+    series = list(panels)
+    schemes = list(next(iter(panels.values())))
+    palette = colors(schemes)
+    fig = _figure(4.8 * len(series) + 1.4, 4.0)
+    for i, name in enumerate(series):
+        ax = fig.add_subplot(1, len(series), i + 1)
+        for scheme in schemes:
+            v = np.asarray(panels[name][scheme], dtype=float)
+            _band(ax, np.arange(x_start, x_start + v.shape[1]), v, palette[scheme], scheme,
+                  False)
+        if name in log:
+            vals = np.concatenate([np.ravel(panels[name][s]) for s in schemes])
+            if np.all(vals[np.isfinite(vals)] > 0):
+                ax.set_yscale("log")
+        if "accuracy" in name:
+            ax.set_ylim(0, 1.02)
+        _style(ax, name, x_label)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", frameon=False)
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+def _nice_ceil(x: float) -> float:
+    if not np.isfinite(x) or x <= 0:
+        return 1.0
+    p = 10 ** math.floor(math.log10(x))
+    return math.ceil(x / p) * p
