@@ -1,13 +1,14 @@
 """glassnet: a from-scratch NumPy MLP library that shows why a network learns, or doesn't."""
-from . import activations, initializers, losses, optimizers
+from . import activations, callbacks, initializers, losses, metrics, optimizers, schedules
 from ._validation import GlassnetError
 from .initializers import SymmetryWarning
 from .io import load
 from .network import Network
 from .neuro import Neuro
-from .training import History
+from .training import DivergenceError, History, fit, partial_fit
 
 __version__ = "0.1.0"
 
-__all__ = ["Network", "Neuro", "History", "GlassnetError", "SymmetryWarning", "load", "activations",
-           "initializers", "losses", "optimizers", "__version__"]
+__all__ = ["Network", "Neuro", "History", "GlassnetError", "DivergenceError", "SymmetryWarning",
+           "fit", "partial_fit", "load", "activations", "callbacks", "initializers", "losses",
+           "metrics", "optimizers", "schedules", "__version__"]

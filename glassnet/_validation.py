@@ -56,7 +56,7 @@ def check_float(name: str, value: Any, *, minimum: float | None = None,
 def check_dtype(dtype: Any) -> np.dtype:
     try:
         dt = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError):  # np.dtype parses strings such as "0,"
         dt = None
     if dt is None or dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise GlassnetError(f"dtype must be 'float32' or 'float64'. Got {dtype!r}.")

@@ -59,7 +59,7 @@ def read_csv(path, *, sep: str = ",", what: str = "data file"):
         raise GlassnetError(f"{what} {name!r} is not a UTF-8 text file; is it really a "
                             "CSV?") from None
     if len(frame) == 0:
-        raise GlassnetError(f"{what} {name!r} has a header ({_names(header, 8)}) but no data "
+        raise GlassnetError(f"{what} {name!r} has a header ({quote_names(header, 8)}) but no data "
                             "rows.")
     frame.columns = header if len(header) == frame.shape[1] else frame.columns
     return frame
@@ -87,11 +87,11 @@ def _header(path: Path, sep: str, what: str) -> list[str]:
         seen.add(c)
     if dupes:
         raise GlassnetError(f"{what} {str(path)!r}: the header repeats the column name(s) "
-                            f"{_names(dupes)}; column names must be unique.")
+                            f"{quote_names(dupes)}; column names must be unique.")
     return first
 
 
-def _names(names: Sequence, limit: int = 12) -> str:
+def quote_names(names: Sequence, limit: int = 12) -> str:
     shown = ", ".join(repr(str(n)) for n in list(names)[:limit])
     more = len(names) - limit
     return shown + (f" and {more} more" if more > 0 else "")
@@ -118,7 +118,7 @@ def check_target_column(frame, target: str, where: str) -> None:
     hint = lowered or close
     guess = f" Did you mean {hint[0]!r}?" if hint else ""
     raise GlassnetError(f"{where}: there is no target column {target!r}. The columns are: "
-                        f"{_names(columns, 30)}.{guess}")
+                        f"{quote_names(columns, 30)}.{guess}")
 
 
 def feature_matrix(frame, features: Sequence[str], where: str) -> np.ndarray:
@@ -181,14 +181,14 @@ def select_features(frame, target: str | None, features: Sequence[str] | None,
         chosen = list(features)
         absent = [c for c in chosen if c not in columns]
         if absent:
-            raise GlassnetError(f"{where}: the feature column(s) {_names(absent)} are not in the "
-                                f"file. The columns are: {_names(columns, 30)}.")
+            raise GlassnetError(f"{where}: the feature column(s) {quote_names(absent)} are not in the "
+                                f"file. The columns are: {quote_names(columns, 30)}.")
         if target is not None and target in chosen:
             raise GlassnetError(f"{where}: the target column {target!r} cannot also be a "
                                 "feature.")
         dupes = sorted({c for c in chosen if chosen.count(c) > 1})
         if dupes:
-            raise GlassnetError(f"{where}: --features names {_names(dupes)} more than once.")
+            raise GlassnetError(f"{where}: --features names {quote_names(dupes)} more than once.")
     if not chosen:
         raise GlassnetError(f"{where}: there are no feature columns besides the target "
                             f"{target!r}.")
@@ -208,14 +208,14 @@ def match_columns(frame, features: Sequence[str], where: str, *, target: str | N
     if missing or (extra and not ignore_extra):
         parts = []
         if missing:
-            parts.append(f"missing {_names(missing)}")
+            parts.append(f"missing {quote_names(missing)}")
         if extra and not ignore_extra:
-            parts.append(f"not in the model {_names(extra)}")
+            parts.append(f"not in the model {quote_names(extra)}")
         hint = (" Pass --ignore-extra to skip unknown columns, or --keep COLUMN to copy one "
                 "into the output." if extra and not missing else "")
         raise GlassnetError(f"{where}: its columns differ from the ones the model was trained on "
                             f"({'; '.join(parts)}). The model expects {len(features)} feature "
-                            f"columns: {_names(features, 30)}.{hint}")
+                            f"columns: {quote_names(features, 30)}.{hint}")
 
 
 # --- targets --------------------------------------------------------------------------------

@@ -85,7 +85,18 @@ class Initializer:
                 f"init {self.name!r} needs rng, a numpy Generator such as "
                 f"np.random.default_rng(seed); got {type(rng).__name__}."
             )
-        return np.asarray(self._draw(fan_in, fan_out, rng, shape), dtype=dtype)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+                w = np.asarray(self._draw(fan_in, fan_out, rng, shape), dtype=dtype)
+        except OverflowError:   # rng.uniform(-1e308, 1e308): the range itself overflows
+            w = None
+        if w is None or not np.all(np.isfinite(w)):
+            extra = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+            raise GlassnetError(
+                f"init {self.name!r}" + (f" ({extra})" if extra else "") + " draws values "
+                f"that are infinite or NaN in {dtype.name}; use smaller parameters."
+            )
+        return w
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self.params.items())
@@ -156,7 +167,10 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     if nonlinearity == "selu":
         return 3.0 / 4  # torch's empirical value (pytorch PR 50664)
     slope = 0.01 if param is None else _real("calculate_gain", "param (negative_slope)", param)
-    return math.sqrt(2.0 / (1 + slope ** 2))
+    try:
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    except OverflowError:  # |slope| > 1e154: slope ** 2 overflows; 1 + slope^2 ~ slope^2
+        return math.sqrt(2.0) / abs(slope)
 
 
 # --- constant schemes ----------------------------------------------------------------------

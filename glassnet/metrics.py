@@ -1,36 +1,237 @@
-"""Metrics: accuracy, log loss, mean squared error, R^2."""
+"""Metrics: accuracy, log loss, mean squared and absolute error, R^2.
+
+Two faces of each metric:
+
+* plain functions with scikit-learn's meaning and argument order,
+  ``accuracy(y_true, y_pred, sample_weight=None)``, usable on any arrays;
+* :class:`Metric` entries of a registry, named in ``fit(..., metrics=["accuracy", "r2"])``,
+  computed from the network's outputs on a whole data set.  ``fit`` records each one per
+  epoch as ``history["accuracy"]`` (training data, weights at the end of the epoch) and
+  ``history["val_accuracy"]`` (validation data).
+
+================  ==================================  ==========  ====================
+name (aliases)    value                               better      for
+================  ==================================  ==========  ====================
+accuracy (acc)    fraction of rows predicted right    higher      classifiers
+log_loss          mean cross-entropy of the outputs   lower       classifiers
+mse               mean of (output - target)^2         lower       any network
+mae               mean of abs(output - target)        lower       any network
+r2 (r2_score)     1 - SS_res / SS_tot, averaged       higher      any network
+                  over outputs (scikit-learn's)
+================  ==================================  ==========  ====================
+
+A callable ``metric(Y, output) -> float`` also works; it receives the encoded targets
+(one-hot rows for labels) and the network's output, and is recorded under its
+``__name__``.
+"""
 from __future__ import annotations
+
+from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ._validation import GlassnetError
 
-def accuracy(y_true, y_pred) -> float:
-    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
-
-
-def mean_squared_error(y_true, y_pred) -> float:
-    d = np.asarray(y_true, float) - np.asarray(y_pred, float)
-    return float(np.mean(d * d))
+Array = np.ndarray
 
 
-def r2(y_true, y_pred) -> float:
-    y_true = np.asarray(y_true, float)
-    ss_res = np.sum((y_true - np.asarray(y_pred, float)) ** 2)
-    ss_tot = np.sum((y_true - y_true.mean(axis=0)) ** 2)
-    return float(1 - ss_res / ss_tot) if ss_tot > 0 else 0.0
+# --- plain functions -------------------------------------------------------------------------
+
+def _weights(sample_weight, n: int):
+    if sample_weight is None:
+        return None
+    sw = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    if sw.shape[0] != n:
+        raise GlassnetError(f"sample_weight has {sw.shape[0]} entries; expected {n}.")
+    return sw
 
 
-def evaluate(net, X, y, sample_weight=None) -> dict:
-    """The loss, plus accuracy (classifiers) or MSE and R^2 (regressors)."""
-    X, Y, sw = net._check_pair(X, y, sample_weight)
-    out = {"loss": net.loss_value(X, Y, sample_weight=sw)}
-    if net.is_classifier:
-        pred = net.predict(X)
-        truth = Y.argmax(axis=1) if Y.shape[1] > 1 and net.loss.name == "cross_entropy" else \
-            (Y > 0.5).astype(np.int64).reshape(pred.shape)
-        out["accuracy"] = accuracy(truth, pred)
+def _pair(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape[0] != y_pred.shape[0]:
+        raise GlassnetError(f"y_true has {y_true.shape[0]} rows but y_pred has "
+                            f"{y_pred.shape[0]}.")
+    return y_true, y_pred
+
+
+def accuracy(y_true, y_pred, sample_weight=None) -> float:
+    """Fraction of samples whose prediction equals the truth (every label, for label rows).
+
+    >>> accuracy([0, 1, 2, 2], [0, 1, 1, 2])
+    0.75
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    hit = y_true == y_pred
+    if hit.ndim > 1:
+        hit = hit.reshape(hit.shape[0], -1).all(axis=1)
+    return float(np.average(hit, weights=_weights(sample_weight, hit.shape[0])))
+
+
+def log_loss(y_true, proba, sample_weight=None) -> float:
+    """Mean cross-entropy of predicted probabilities, as scikit-learn's ``log_loss``.
+
+    ``y_true`` holds class indices 0..k-1 (or one-hot rows); ``proba`` is (n, k), or (n,)
+    with the probability of class 1.  Probabilities are clipped to [eps, 1 - eps].
+
+    >>> round(log_loss([0, 1], [[0.9, 0.1], [0.2, 0.8]]), 6)
+    0.164252
+    """
+    y_true, proba = _pair(y_true, proba)
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim == 1:
+        proba = np.column_stack([1.0 - proba, proba])
+    if y_true.ndim == 1:
+        labels = y_true.astype(np.int64)
+        if labels.min() < 0 or labels.max() >= proba.shape[1]:
+            raise GlassnetError(f"y_true has labels outside 0..{proba.shape[1] - 1}.")
+        onehot = np.zeros_like(proba)
+        onehot[np.arange(len(labels)), labels] = 1.0
     else:
-        pred = net.forward(X)
-        out["mse"] = mean_squared_error(Y, pred)
-        out["r2"] = r2(Y, pred)
+        onehot = np.asarray(y_true, dtype=np.float64)
+    eps = np.finfo(np.float64).eps
+    per = -np.sum(onehot * np.log(np.clip(proba, eps, 1 - eps)), axis=1)
+    return float(np.average(per, weights=_weights(sample_weight, per.shape[0])))
+
+
+def mean_squared_error(y_true, y_pred, sample_weight=None) -> float:
+    """Mean of the squared differences, over samples and outputs.
+
+    >>> mean_squared_error([1.0, 2.0], [1.0, 4.0])
+    2.0
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    d = (np.asarray(y_true, float) - np.asarray(y_pred, float)).reshape(len(y_true), -1)
+    return float(np.average((d * d).mean(axis=1), weights=_weights(sample_weight, d.shape[0])))
+
+
+def mean_absolute_error(y_true, y_pred, sample_weight=None) -> float:
+    """Mean of the absolute differences, over samples and outputs."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    d = np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float)).reshape(len(y_true), -1)
+    return float(np.average(d.mean(axis=1), weights=_weights(sample_weight, d.shape[0])))
+
+
+def r2(y_true, y_pred, sample_weight=None) -> float:
+    """Coefficient of determination, averaged over outputs (scikit-learn's ``r2_score``).
+
+    An output whose truth is constant scores 1 if predicted exactly, else 0.
+
+    >>> r2([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    1.0
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    t = np.asarray(y_true, float).reshape(len(y_true), -1)
+    p = np.asarray(y_pred, float).reshape(len(y_true), -1)
+    sw = _weights(sample_weight, t.shape[0])
+    w = np.ones(t.shape[0]) if sw is None else sw
+    ss_res = (w[:, None] * (t - p) ** 2).sum(axis=0)
+    mean = (w[:, None] * t).sum(axis=0) / w.sum()
+    ss_tot = (w[:, None] * (t - mean) ** 2).sum(axis=0)
+    ok = ss_tot > 0
+    scores = np.where(ok, 1.0 - ss_res / np.where(ok, ss_tot, 1.0),
+                      np.where(ss_res == 0, 1.0, 0.0))
+    return float(scores.mean())
+
+
+r2_score = r2
+
+
+# --- the registry used by fit: metrics from the network's outputs ------------------------------
+
+class Metric(NamedTuple):
+    """A metric computed from a network's outputs on a data set.
+
+    ``compute(net, Y, z, a, sw)``: encoded targets Y (n, k), the output layer's
+    pre-activation z and activation a (n, k), sample weights or None.
+    """
+
+    name: str
+    compute: Callable
+    greater_is_better: bool
+    classifier_only: bool
+
+
+def _labels_from(net, M: Array) -> Array:
+    """Class indices (softmax), 0/1 (one sigmoid) or 0/1 rows (several sigmoids)."""
+    if net.loss.name == "cross_entropy" and M.shape[1] > 1:
+        return M.argmax(axis=1)
+    return (M > 0.5).astype(np.int8)
+
+
+def _accuracy(net, Y, z, a, sw):
+    return accuracy(_labels_from(net, Y), _labels_from(net, a), sw)
+
+
+def _log_loss(net, Y, z, a, sw):
+    return float(np.average(net._per_sample_loss(z, Y), weights=sw))
+
+
+def _mse(net, Y, z, a, sw):
+    return mean_squared_error(Y, a, sw)
+
+
+def _mae(net, Y, z, a, sw):
+    return mean_absolute_error(Y, a, sw)
+
+
+def _r2(net, Y, z, a, sw):
+    return r2(Y, a, sw)
+
+
+METRICS = {m.name: m for m in (
+    Metric("accuracy", _accuracy, True, True),
+    Metric("log_loss", _log_loss, False, True),
+    Metric("mse", _mse, False, False),
+    Metric("mae", _mae, False, False),
+    Metric("r2", _r2, True, False),
+)}
+ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae",
+           "r2_score": "r2", "cross_entropy": "log_loss"}
+NAMES = tuple(METRICS)
+
+
+def get(spec, net=None) -> Metric:
+    """A :class:`Metric` from a name, alias or ``callable(Y, output)``; checked against ``net``."""
+    if isinstance(spec, Metric):
+        metric = spec
+    elif callable(spec):
+        name = getattr(spec, "__name__", None) or type(spec).__name__
+        metric = Metric(name, lambda net_, Y, z, a, sw, f=spec: float(f(Y, a)), False, False)
+    else:
+        key = ALIASES.get(spec, spec) if isinstance(spec, str) else spec
+        if key not in METRICS:
+            raise GlassnetError(f"Unknown metric {spec!r} in metrics. Valid names: "
+                                f"{sorted(METRICS)} (or a callable(Y, output)).")
+        metric = METRICS[key]
+    if net is not None and metric.classifier_only and not net.is_classifier:
+        raise GlassnetError(f"metric {metric.name!r} needs a classifier; this network's loss is "
+                            f"{net.loss.name!r} (use 'mse', 'mae' or 'r2').")
+    return metric
+
+
+def outputs(net, X: Array, chunk: int = 8192):
+    """The output layer's pre-activation and activation for validated ``X``, in chunks."""
+    zs, As = [], []
+    for start in range(0, X.shape[0], chunk):
+        t = net.trace(X[start:start + chunk])
+        zs.append(t.pre[-1])
+        As.append(t.post[-1])
+    if len(zs) == 1:
+        return zs[0], As[0]
+    return np.concatenate(zs), np.concatenate(As)
+
+
+def evaluate(net, X, y, sample_weight=None, metrics=None) -> dict:
+    """The loss and the usual metrics: accuracy for classifiers, MSE and R^2 for regressors.
+
+    ``metrics`` (names or callables) replaces the usual set.
+    """
+    X, Y, sw = net._check_pair(X, y, sample_weight)
+    z, a = outputs(net, X)
+    out = {"loss": float(np.average(net._per_sample_loss(z, Y), weights=sw))}
+    if metrics is None:
+        metrics = ["accuracy"] if net.is_classifier else ["mse", "r2"]
+    for spec in metrics:
+        m = get(spec, net)
+        out[m.name] = m.compute(net, Y, z, a, sw)
     return out

@@ -90,6 +90,9 @@ class _Workspace:
         self.a = [np.empty((n, k), dtype) for k in outs]      # (batch, fan_out)
         self.delta = [np.empty((n, k), dtype) for k in outs]  # (batch, fan_out)
         self.ones = np.ones(n, dtype)                          # sums rows by a GEMV
+        self.out_ones = np.ones(outs[-1], dtype)               # sums output units by a GEMV
+        self.rows = np.empty(n, dtype)                         # per-sample: max, then log-sum-exp
+        self.ysum = np.empty(n, dtype)                         # per-sample sum of the targets
         self.scale = np.empty((n, 1), dtype)                   # per-row loss weights
 
 
@@ -298,20 +301,41 @@ class Network:
         return X
 
     def trace(self, X) -> Trace:
-        """Forward pass keeping every layer's pre-activation and activation."""
+        """Forward pass keeping every layer's pre-activation and activation.
+
+        Values too large for the dtype become inf (or NaN) without a warning, so that the
+        trace shows where a network overflows; :meth:`forward` refuses such outputs.
+        """
         a = self._check_X(X)
         inputs, pre, post = a, [], []
-        for W, b, act in zip(self._weights, self._biases, self.activations):
-            z = a @ W
-            z += b
-            a = act.f(z)
-            pre.append(z)
-            post.append(a)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for W, b, act in zip(self._weights, self._biases, self.activations):
+                z = a @ W
+                z += b
+                a = act.f(z)
+                pre.append(z)
+                post.append(a)
         return Trace(inputs, pre, post)
 
     def forward(self, X) -> Array:
         """The network's output for ``X`` (batch, n_features) -> (batch, n_outputs)."""
-        return self.trace(X).post[-1]
+        trace = self.trace(X)
+        out = trace.post[-1]
+        if not np.all(np.isfinite(out)):
+            raise self._overflow("output", out, trace.inputs)
+        return out
+
+    def _overflow(self, what: str, values: Array, X: Array) -> GlassnetError:
+        """The error for a forward or backward pass that overflowed the dtype."""
+        bad = ~np.isfinite(values)
+        rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[:5].tolist() \
+            if bad.ndim else []
+        with np.errstate(over="ignore", invalid="ignore"):
+            x_max, w_max = float(np.max(np.abs(X))), float(np.max(np.abs(self.params)))
+        return GlassnetError(
+            f"the network's {what} overflows {self.dtype.name} on X (first rows: {rows}): X "
+            f"holds values up to {x_max:.3g} and the weights up to {w_max:.3g}. Scale X (e.g. "
+            "standardize each column) or use smaller weights.")
 
     __call__ = forward
 
@@ -376,16 +400,25 @@ class Network:
             if sw.shape[0] != X.shape[0]:
                 raise GlassnetError(f"sample_weight has {sw.shape[0]} entries; X has "
                                     f"{X.shape[0]} rows.")
-            if np.any(sw < 0) or sw.sum() <= 0:
+            with np.errstate(over="ignore"):
+                total = sw.sum()
+            if np.any(sw < 0) or not total > 0:
                 raise GlassnetError("sample_weight must be >= 0 with a positive sum.")
+            if not np.isfinite(total):
+                raise GlassnetError(f"sample_weight sums to more than {self.dtype.name} can "
+                                    "hold; rescale the weights (only their ratios matter).")
         return X, Y, sw
 
     def loss_value(self, X, y, sample_weight=None) -> float:
         """The mean loss on (X, y)."""
         X, Y, sw = self._check_pair(X, y, sample_weight)
         z = self.trace(X).pre[-1]
-        per = self._per_sample_loss(z, Y)
-        return float(np.average(per, weights=sw))
+        with np.errstate(over="ignore", invalid="ignore"):
+            per = self._per_sample_loss(z, Y)
+            loss = float(np.average(per, weights=sw))
+        if not np.isfinite(loss):
+            raise self._overflow("loss", per, X)
+        return loss
 
     def _per_sample_loss(self, z: Array, Y: Array) -> Array:
         if self._fused:
@@ -395,7 +428,10 @@ class Network:
     def backward(self, X, y, sample_weight=None) -> Gradients:
         """Gradients of the (weighted) mean batch loss for every parameter (copies)."""
         X, Y, sw = self._check_pair(X, y, sample_weight)
-        loss = self._train_batch(X, Y, sw)
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = self._train_batch(X, Y, sw)
+        if not (np.isfinite(loss) and np.all(np.isfinite(self.grads))):
+            raise self._overflow("loss or gradient", np.full(X.shape[0], loss), X)
         return Gradients([g.copy() for g in self._grad_w], [g.copy() for g in self._grad_b], loss)
 
     def _workspace(self, n: int) -> _Workspace:
@@ -412,30 +448,36 @@ class Network:
         ``x`` (batch, n_in) and ``y`` (batch, n_out) must already be validated arrays of the
         network's dtype.  Nothing parameter-sized is allocated here.
         """
+        # np.dot rather than np.matmul: the same BLAS calls with less dispatch overhead,
+        # which is most of the cost of a step on small layers
         n = x.shape[0]
-        ws = self._workspace(n)
-        W, B, acts = self._weights, self._biases, self.activations
+        ws = self._workspaces.get(n) or self._workspace(n)
+        W, B, acts, gW, gB = self._weights, self._biases, self.activations, self._grad_w, self._grad_b
         zs, As, deltas = ws.z, ws.a, ws.delta
+        last = len(W) - 1
         a = x
-        for l in range(len(W)):
-            z = np.matmul(a, W[l], out=zs[l])
+        for l in range(last):
+            z = np.dot(a, W[l], out=zs[l])                   # (batch, fan_out)
             z += B[l]
             a = acts[l].apply(z, As[l])
-        delta = deltas[-1]
-        loss = self._output_delta(zs[-1], As[-1], y, sw, delta, ws)
-        for l in range(len(W) - 1, -1, -1):
-            below = x if l == 0 else As[l - 1]
-            np.matmul(below.T, delta, out=self._grad_w[l])
-            np.matmul(ws.ones, delta, out=self._grad_b[l])
+        z = np.dot(a, W[last], out=zs[last])
+        z += B[last]
+        delta = deltas[last]
+        loss = self._output_delta(z, As[last], y, sw, delta, ws)
+        for l in range(last, -1, -1):
+            below = As[l - 1] if l else x
+            np.dot(below.T, delta, out=gW[l])                # (fan_in, fan_out)
+            np.dot(ws.ones, delta, out=gB[l])                # column sums, (fan_out,)
             if l:
                 prev = deltas[l - 1]
-                np.matmul(delta, W[l].T, out=prev)
+                np.dot(delta, W[l].T, out=prev)              # (batch, fan_in)
                 prev *= acts[l - 1].grad_inplace(zs[l - 1], As[l - 1])
                 delta = prev
         return loss
 
     def _output_delta(self, z, a, y, sw, delta, ws) -> float:
-        """dL/dz at the output into ``delta``; returns the batch's mean loss."""
+        """The output activation of ``z`` into ``a`` and dL/dz into ``delta``; returns the
+        batch's (weighted) mean loss."""
         n = z.shape[0]
         if sw is None:
             scale = 1.0 / n
@@ -443,13 +485,15 @@ class Network:
             scale = np.divide(sw.reshape(-1, 1), sw.sum(), out=ws.scale)
         if self._fused:
             if self.output.name == "softmax":
-                loss = _softmax_ce(z, a, y, sw)
+                loss = _softmax_ce(z, a, y, scale, ws)
             else:
+                self.output.apply(z, a)
                 per = self.loss.per_sample_from_logits(z, y)
                 loss = float(per.mean() if sw is None else per @ scale[:, 0])
             np.subtract(a, y, out=delta)
             delta *= scale
             return loss
+        self.output.apply(z, a)
         per = self.loss.per_sample(a, y)
         loss = float(per.mean() if sw is None else per @ scale[:, 0])
         g = self.loss.grad(a, y) * n            # per-sample dl/da
@@ -463,6 +507,11 @@ class Network:
         """Train with mini-batch gradient descent; see :func:`glassnet.training.fit`."""
         from .training import fit
         return fit(self, X, y, **kwargs)
+
+    def partial_fit(self, X, y, **kwargs):
+        """One pass over (X, y), keeping the optimizer state; see :func:`glassnet.training.partial_fit`."""
+        from .training import partial_fit
+        return partial_fit(self, X, y, **kwargs)
 
     def predict_proba(self, X) -> Array:
         """Class probabilities, (batch, n_classes); a single sigmoid output gives [1-p, p]."""
@@ -495,19 +544,31 @@ class Network:
         save(self, path)
 
 
-def _softmax_ce(z, a, y, sw) -> float:
-    """Softmax of ``z`` into ``a`` and the mean cross-entropy, sharing the work.
+def _softmax_ce(z, a, y, scale, ws) -> float:
+    """Softmax of ``z`` into ``a`` and the (weighted) mean cross-entropy, sharing the work.
 
-    With shifted logits s = z - max(z): loss_i = log(sum_k exp s_ik) * sum_k y_ik - y_i . s_i
-    (the first factor is 1 for one-hot or probability rows).
+    With shifted logits s = z - max(z) per row and lse_i = log sum_k exp s_ik,
+    loss_i = lse_i * sum_k y_ik - y_i . s_i  (sum_k y_ik is 1 for one-hot or probability
+    rows).  ``scale`` is 1/n, or the normalised sample weights as a (batch, 1) column.
+    Sums along rows go through BLAS (GEMV, dot): on a handful of output units that is
+    several times cheaper than NumPy's reductions over short rows.
     """
-    np.subtract(z, z.max(axis=1, keepdims=True), out=a)        # shifted logits s
-    ys = np.einsum("ij,ij->i", y, a)                             # (batch,)
+    weighted = not isinstance(scale, float)
+    lse = ws.rows                                                # (batch,)
+    np.maximum.reduce(z, axis=1, out=lse)                        # row max
+    np.subtract(z, lse[:, None], out=a)                          # shifted logits s
+    ysum = np.dot(y, ws.out_ones, out=ws.ysum)                   # (batch,)
+    if weighted:
+        ys = np.einsum("ij,ij,i->", y, a, scale[:, 0])           # sum_i w_i y_i . s_i
+        ysum *= scale[:, 0]
+    else:
+        ys = np.vdot(y, a) * scale                               # mean_i y_i . s_i
     np.exp(a, out=a)
-    sums = a.sum(axis=1, keepdims=True)                          # (batch, 1)
-    a /= sums
-    per = np.log(sums[:, 0]) * y.sum(axis=1) - ys
-    return float(per.mean() if sw is None else per @ sw / sw.sum())
+    np.dot(a, ws.out_ones, out=lse)                              # sum_k exp s_ik
+    a /= lse[:, None]
+    np.log(lse, out=lse)
+    total = np.dot(lse, ysum)
+    return float(total if weighted else total * scale) - float(ys)
 
 
 def _zeros_pair(n: int, dtype, sizes):
@@ -568,6 +629,8 @@ def _per_layer(name: str, spec, count: int, resolve) -> list:
         items = spec
     else:
         items = [spec] * count
+        if resolve and count == 0:
+            resolve(spec)   # still reject a bad name when there is no hidden layer
     return [resolve(s) for s in items] if resolve else list(items)
 
 

@@ -15,7 +15,6 @@ matplotlib is imported inside the functions (it is an optional extra: ``glassnet
 from __future__ import annotations
 
 import io as _io
-import math
 import os
 from typing import Mapping, Sequence
 
@@ -177,7 +176,7 @@ def layer_stat_over_epochs(runs: Mapping[str, Sequence[Sequence[float]]], *, yla
             elif label.startswith("fraction"):
                 ax.set_ylim(-0.02, 1.02)
             else:
-                ax.set_ylim(bottom=0)
+                ax.set_ylim(bottom=-0.02)
     handles, labels = fig.axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", frameon=False, fontsize=9)
     fig.suptitle(title, fontsize=12, fontweight="bold")
@@ -193,36 +192,53 @@ def unit_images(weights: Mapping[str, np.ndarray], *, n_units: int = 8,
     unit's incoming weights (a column of ``W``, (fan_in,)) drawn as an image.
 
     Colours: red positive, blue negative, white zero, on one symmetric scale per row (so a
-    row of zeros is blank and identical units look identical).
+    row of zeros is blank and identical units look identical).  Each row is a single
+    mosaic image, which keeps the figure quick to draw.
     """
     from matplotlib import colormaps
+    from matplotlib.figure import Figure
     names = list(weights)
-    cmap = colormaps["RdBu_r"]
-    n_cols = max(min(n_units, np.asarray(w).shape[1]) for w in weights.values())
-    fig = _figure(1.05 * n_cols + 2.4, 1.15 * len(names) + 0.8)
-    grid = fig.add_gridspec(len(names), n_cols)
+    cmap = colormaps["RdBu_r"].with_extremes(bad="white")
+    h, w = image_shape
+    gap = 1                                     # blank pixels between units
+    n_cols = max(min(n_units, np.asarray(v).shape[1]) for v in weights.values())
+    px = 0.125                                  # inches per pixel
+    left, right, top, bottom, between = 1.45, 0.2, 0.85, 0.15, 0.22
+    row_w, row_h = (n_cols * (w + gap) - gap) * px, h * px
+    fig_w = left + row_w + right
+    fig_h = top + len(names) * row_h + (len(names) - 1) * between + bottom
+    fig = Figure(figsize=(fig_w, fig_h), dpi=110)
     for r, name in enumerate(names):
         W = np.asarray(weights[name], dtype=float)
         finite = W[np.isfinite(W)]
         scale = float(np.max(np.abs(finite))) if finite.size else 0.0
         scale = scale if scale > 0 else 1.0
-        for c in range(n_cols):
-            ax = fig.add_subplot(grid[r, c])
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c < W.shape[1]:
-                ax.imshow(W[:, c].reshape(image_shape), cmap=cmap, vmin=-scale, vmax=scale,
-                          interpolation="nearest")
-            for spine in ax.spines.values():
-                spine.set_color("0.75")
-            if r == 0:
-                ax.set_title(f"unit {c + 1}", fontsize=9)
-            if c == 0:
-                label = name if not notes or not notes.get(name) else f"{name}\n{notes[name]}"
-                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10,
-                              labelpad=8)
-    fig.suptitle(title, fontsize=12, fontweight="bold")
+        mosaic = np.full((h, n_cols * (w + gap) - gap), np.nan)
+        for c in range(min(n_cols, W.shape[1])):
+            mosaic[:, c * (w + gap):c * (w + gap) + w] = W[:, c].reshape(image_shape)
+        y0 = fig_h - top - (r + 1) * row_h - r * between
+        ax = fig.add_axes((left / fig_w, y0 / fig_h, row_w / fig_w, row_h / fig_h))
+        ax.imshow(mosaic, cmap=cmap, vmin=-scale, vmax=scale, interpolation="nearest",
+                  aspect="equal")
+        for c in range(n_cols):   # a thin frame around each unit, so blank units show
+            ax.add_patch(_frame(c * (w + gap) - 0.5, -0.5, w, h))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if r == 0:
+            for c in range(n_cols):
+                ax.text(c * (w + gap) + w / 2 - 0.5, -1.0, f"unit {c + 1}", ha="center",
+                        va="bottom", fontsize=9)
+        label = name if not notes or not notes.get(name) else f"{name}\n({notes[name]})"
+        ax.text(-1.2, h / 2 - 0.5, label, ha="right", va="center", fontsize=10)
+    fig.suptitle(title, fontsize=12, fontweight="bold", y=1 - 0.2 / fig_h, va="top")
     return fig
+
+
+def _frame(x, y, w, h):
+    from matplotlib.patches import Rectangle
+    return Rectangle((x, y), w, h, fill=False, edgecolor="0.7", linewidth=0.8)
 
 
 # --- statistics through depth and over seeds ----------------------------------------------------
@@ -294,10 +310,3 @@ def seed_curves(panels: Mapping[str, Mapping[str, np.ndarray]], *, title: str,
     fig.legend(handles, labels, loc="outside right center", frameon=False)
     fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
-
-
-def _nice_ceil(x: float) -> float:
-    if not np.isfinite(x) or x <= 0:
-        return 1.0
-    p = 10 ** math.floor(math.log10(x))
-    return math.ceil(x / p) * p

@@ -18,10 +18,13 @@ import numpy as np
 Array = np.ndarray
 
 #: a bounded unit counts as saturated on a row where f'(z) is below this fraction of its
-#: largest value (tanh: |a| > 0.975; sigmoid: a < 0.0127 or a > 0.987) ...
-SATURATION_SLOPE = 0.05
-#: ... and is a saturated unit when that holds on at least this fraction of the rows
-SATURATED_ROWS = 0.9
+#: largest value (tanh: |z| > 1.82, |a| > 0.949; sigmoid: |z| > 3.66) ...
+SATURATION_SLOPE = 0.1
+#: ... and is a saturated unit when that holds on at least half of the rows
+SATURATED_ROWS = 0.5
+#: a unit that passes signal and gradient on at most this fraction of the rows is inactive
+#: (a dead unit, the strict kind, passes them on none)
+INACTIVE_ROWS = 0.01
 #: activations whose slope vanishes for large |z|, with their largest slope f'(0)
 BOUNDED = {"tanh": 1.0, "sigmoid": 0.25}
 #: two units are the same unit when their incoming weights and bias agree to this much,
@@ -64,6 +67,8 @@ class LayerStats:
     mean_abs_pre: float = 0.0
     delta_rms: float = 0.0
     dead_units: int = 0        # output 0 and slope 0 on every row, incoming weights not all 0
+    inactive_units: int = 0    # the same on >= 99% of the rows (dead units included)
+    active_rate: float = 1.0   # fraction of (row, unit) entries with a nonzero output or slope
     zero_weight_units: int = 0  # units whose incoming weights are all exactly 0
     saturated_units: int = 0   # bounded units in their flat tails on >= 90% of the rows
     distinct_units: int = 0    # units whose incoming weights and bias are identical count once
@@ -74,12 +79,17 @@ class LayerStats:
         return self.dead_units / self.units
 
     @property
+    def inactive_fraction(self) -> float:
+        return self.inactive_units / self.units
+
+    @property
     def saturated_fraction(self) -> float:
         return self.saturated_units / self.units
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out["dead_fraction"] = self.dead_fraction
+        out["inactive_fraction"] = self.inactive_fraction
         out["saturated_fraction"] = self.saturated_fraction
         return out
 
@@ -160,9 +170,11 @@ def _layer_stats(l, L, net, below, z, a, delta, grad) -> LayerStats:
     nonfinite = not (np.all(np.isfinite(z)) and np.all(np.isfinite(a)))
     zero_cols = ~np.any(W != 0, axis=0)                                  # (units,)
     slope = act.df(z) if act.elementwise else np.ones_like(z)            # (batch, units)
+    passing = (slope != 0) | (a != 0)                                    # (batch, units)
     closed = ~np.any(slope != 0, axis=0)                                 # slope 0 on every row
-    silent = ~np.any(a != 0, axis=0)                                     # output 0 on every row
-    dead = closed & silent & ~zero_cols
+    rows_passing = np.mean(passing, axis=0)                              # (units,)
+    dead = (rows_passing == 0) & ~zero_cols
+    inactive = (rows_passing <= INACTIVE_ROWS) & ~zero_cols
     saturated = 0
     if act.name in BOUNDED:
         flat = slope < SATURATION_SLOPE * BOUNDED[act.name]
@@ -181,7 +193,8 @@ def _layer_stats(l, L, net, below, z, a, delta, grad) -> LayerStats:
         signal_std=_f(np.sqrt(np.mean(per_unit_std * per_unit_std))),
         mean_abs_pre=_f(np.mean(np.abs(z))),
         delta_rms=_f(np.sqrt(np.mean(delta * delta)) * z.shape[0]),
-        dead_units=int(np.sum(dead)), zero_weight_units=int(np.sum(zero_cols)),
+        dead_units=int(np.sum(dead)), inactive_units=int(np.sum(inactive)),
+        active_rate=_f(np.mean(passing)), zero_weight_units=int(np.sum(zero_cols)),
         saturated_units=saturated,
         distinct_units=distinct_units(W, b) if not nonfinite else units,
         nonfinite=bool(nonfinite),

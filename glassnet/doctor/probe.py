@@ -1,0 +1,201 @@
+"""``diagnose``: inspect a network as it is and during a short probe run on a copy."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import optimizers as _opt
+from .._validation import GlassnetError, check_int
+from .report import Report
+from .rules import Recording, run_rules
+from .stats import class_prior_loss, input_stats, measure, uninformed_loss
+
+
+def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int = 32,
+             steps: int = 100, sample_weight=None, seed: int = 0, probe_size: int = 512,
+             feature_names=None) -> Report:
+    """Find out why ``net`` would not learn from ``(X, y)``; returns a :class:`Report`.
+
+    The network is measured as it is, then trained for ``steps`` mini-batch steps on a
+    copy (``net`` itself, its generator included, is left exactly as it was), measured
+    again, and the doctor's rules explain what they saw: see ``docs/doctor.md``.
+
+    Parameters
+    ----------
+    net : Network
+    X, y : the data, as for ``fit`` (a DataFrame's column names name the features)
+    optimizer : name or Optimizer, default "sgd"
+    learning_rate : float or schedule, default: the optimizer's own default
+    batch_size, steps : the probe run's batch size and number of optimizer steps
+        (``steps=0`` only inspects the network as it is)
+    sample_weight : optional per-sample weights for the probe's loss
+    seed : seeds the probe's batches and its fixed measuring batch
+    probe_size : rows of the fixed batch every layer is measured on
+    feature_names : names for the columns of X, used in the ``unscaled_inputs`` finding
+
+    >>> import numpy as np, glassnet
+    >>> X = np.random.default_rng(0).normal(size=(200, 4)); y = (X[:, 0] > 0).astype(int)
+    >>> glassnet.doctor.diagnose(glassnet.Network([4, 8, 2], seed=0), X, y).summary()
+    'healthy'
+    """
+    _check_network(net)
+    steps = check_int("steps", steps, minimum=0)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    probe_size = check_int("probe_size", probe_size, minimum=2)
+    seed = check_int("seed", seed, minimum=0)
+    names = _feature_names(X, feature_names, net)
+    work = net.copy()
+    X, Y, sw = work._check_pair(X, y, sample_weight)
+    if names is not None and len(names) != X.shape[1]:
+        raise GlassnetError(f"feature_names has {len(names)} names but X has {X.shape[1]} "
+                            "columns.")
+    opt = _opt.get("sgd" if optimizer is None else optimizer, learning_rate)
+    rng = np.random.default_rng(seed)
+    n = X.shape[0]
+    if getattr(work, "_needs_data_init", False):  # as fit does: lsuv finishes on data
+        from ..initializers import lsuv
+        lsuv(work, X[:min(n, max(batch_size, 256))])
+        work._needs_data_init = False
+    rows = np.sort(rng.choice(n, size=min(n, probe_size), replace=False))
+    Xp, Yp = X[rows], Y[rows]
+    start = measure(work, Xp, Yp)
+    w_start = [w.copy() for w in work.weights]
+    run = _probe(work, X, Y, sw, Xp, Yp, opt, rng, steps, batch_size)
+    end = None
+    if run["steps"] and run["nonfinite_step"] is None:
+        end = measure(work, Xp, Yp, step=run["steps"])
+    with np.errstate(all="ignore"):
+        change = [float(np.linalg.norm(w - w0)) for w, w0 in zip(work.weights, w_start)]
+    rec = Recording(
+        source="diagnose", architecture=architecture(net), start=start, end=end,
+        weight_change=change, weight_start_norm=[float(np.linalg.norm(w)) for w in w_start],
+        steps=run["steps"], inputs=input_stats(X, names),
+        uninformed_loss=uninformed_loss(work, Yp), prior_loss=class_prior_loss(work, Y),
+        target_mean=None if net.is_classifier else Y.mean(axis=0).tolist(),
+        target_std=None if net.is_classifier else Y.std(axis=0).tolist(),
+        update_ratios=run["ratios"], checkpoints=run["checkpoints"],
+        batch_losses=run["losses"], nonfinite_step=run["nonfinite_step"],
+        optimizer=opt.name, learning_rate=_lr_value(opt, learning_rate))
+    context = {
+        "source": "diagnose", "network": repr(net),
+        "run": (f"{run['steps']} {opt.name} steps of {min(batch_size, n)} samples on a copy"
+                f"{_lr_words(rec)}, measured on {len(rows)} of {n} samples (seed {seed})"
+                if steps else f"inspected as it is on {len(rows)} of {n} samples"),
+        "steps": run["steps"], "steps_requested": steps, "optimizer": opt.name,
+        "learning_rate": rec.learning_rate, "batch_size": batch_size, "probe_size": len(rows),
+        "n_samples": n, "seed": seed, "start_loss": start.loss,
+        "end_loss": end.loss if end is not None else None,
+        "uninformed_loss": rec.uninformed_loss,
+        "loss_curve": [[s, l] for s, l in run["checkpoints"]],
+    }
+    return Report(run_rules(rec), layer_table(start, end, run["ratios"]), context)
+
+
+def _probe(net, X, Y, sw, Xp, Yp, opt, rng, steps, batch_size) -> dict:
+    """Train ``net`` (the copy) for ``steps`` steps, recording what the rules need."""
+    n = X.shape[0]
+    bounds = layer_bounds(net)
+    every = max(1, steps // 20)
+    state = opt.init(net.params)
+    out = {"ratios": [], "losses": [], "checkpoints": [(0, _loss(net, Xp, Yp))],
+           "nonfinite_step": None, "steps": 0}
+    order, pos = rng.permutation(n), 0
+    with np.errstate(all="ignore"):
+        for step in range(1, steps + 1):
+            if pos >= n:
+                order, pos = rng.permutation(n), 0
+            idx = order[pos:pos + batch_size]
+            pos += batch_size
+            loss = net._train_batch(X[idx], Y[idx], None if sw is None else sw[idx])
+            out["losses"].append(float(loss))
+            if not math.isfinite(loss):
+                out["nonfinite_step"] = step
+                break
+            state = opt.update(net.grads, state, net.params)   # grads now hold the step
+            out["ratios"].append(update_ratios(net.grads, net.params, bounds))
+            net.params += net.grads
+            out["steps"] = step
+            if not np.all(np.isfinite(net.params)):
+                out["nonfinite_step"] = step
+                break
+            if step % every == 0 or step == steps:
+                out["checkpoints"].append((step, _loss(net, Xp, Yp)))
+    return out
+
+
+def _loss(net, X, Y) -> float:
+    with np.errstate(all="ignore"):
+        a = X
+        for W, b, act in zip(net.weights, net.biases, net.activations[:-1]):
+            a = act.f(a @ W + b)
+        z = a @ net.weights[-1] + net.biases[-1]
+        return float(np.mean(net._per_sample_loss(z, Y)))
+
+
+def layer_bounds(net) -> list:
+    """(start, stop) of each layer's weights in the flat parameter buffer."""
+    bounds, offset = [], 0
+    for fi, fo in zip(net.layer_sizes[:-1], net.layer_sizes[1:]):
+        bounds.append((offset, offset + fi * fo))
+        offset += fi * fo
+    return bounds
+
+
+def update_ratios(step: np.ndarray, params: np.ndarray, bounds) -> list:
+    """Per layer ||step of W|| / ||W|| (NaN for an all-zero W)."""
+    out = []
+    with np.errstate(all="ignore"):
+        for a, b in bounds:
+            w = float(np.linalg.norm(params[a:b]))
+            out.append(float(np.linalg.norm(step[a:b])) / w if w > 0 else math.nan)
+    return out
+
+
+def layer_table(start, end, ratios) -> list:
+    """The per-layer measurements a Report carries: start, end and the median step ratio."""
+    table = []
+    for l, s in enumerate(start.layers):
+        column = [r[l] for r in ratios if math.isfinite(r[l])]
+        table.append({"layer": s.layer, "start": s.to_dict(),
+                      "end": end.layers[l].to_dict() if end is not None else None,
+                      "update_ratio": float(np.median(column)) if column else None})
+    return table
+
+
+def architecture(net) -> dict:
+    return {"layer_sizes": list(net.layer_sizes),
+            "activations": [a.name for a in net.activations[:-1]],
+            "output": net.output.name, "loss": net.loss.name, "dtype": net.dtype.name}
+
+
+def _lr_value(opt, learning_rate):
+    lr = learning_rate if learning_rate is not None else getattr(opt, "config", {}).get(
+        "learning_rate")
+    return float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
+
+
+def _lr_words(rec) -> str:
+    return f", learning rate {rec.learning_rate:g}" if rec.learning_rate is not None else ""
+
+
+def _check_network(net) -> None:
+    from ..network import Network
+    if not isinstance(net, Network):
+        raise GlassnetError(
+            f"net must be a glassnet Network; got {type(net).__name__}. Convert models from "
+            "elsewhere first: glassnet.from_sklearn(mlp), glassnet.from_torch(module), "
+            "glassnet.from_npz(path, activation=...).")
+
+
+def _feature_names(X, names, net):
+    if names is not None:
+        return [str(s) for s in names]
+    columns = getattr(X, "columns", None)
+    if columns is not None:
+        return [str(c) for c in columns]
+    meta = getattr(net, "metadata", None) or {}
+    stored = meta.get("feature_names")
+    if isinstance(stored, list) and len(stored) == net.layer_sizes[0]:
+        return [str(s) for s in stored]
+    return None
