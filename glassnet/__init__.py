@@ -1,6 +1,8 @@
 """glassnet: a from-scratch NumPy MLP library that shows why a network learns, or doesn't."""
 from . import activations, callbacks, initializers, losses, metrics, optimizers, schedules
+from . import doctor
 from ._validation import GlassnetError
+from .convert import from_npz, from_sklearn, from_torch
 from .initializers import SymmetryWarning
 from .io import load
 from .network import Network
@@ -11,4 +13,5 @@ __version__ = "0.1.0"
 
 __all__ = ["Network", "Neuro", "History", "GlassnetError", "DivergenceError", "SymmetryWarning",
            "fit", "partial_fit", "load", "activations", "callbacks", "initializers", "losses",
-           "metrics", "optimizers", "schedules", "__version__"]
+           "metrics", "optimizers", "schedules", "doctor", "from_sklearn", "from_torch",
+           "from_npz", "__version__"]

@@ -34,7 +34,7 @@ def _network(sizes, activation, output, loss, weights, biases, dtype, seed, meta
     return net
 
 
-# --- scikit-learn -------------------------------------------------------------------------------
+# --- scikit-learn -----------------------------------------------------------------------------
 
 #: scikit-learn's activation names -> glassnet's
 _SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
@@ -96,7 +96,7 @@ def from_sklearn(mlp, *, dtype=None, seed: int = 0):
                     seed, metadata)
 
 
-# --- PyTorch ----------------------------------------------------------------------------------------
+# --- PyTorch ----------------------------------------------------------------------------------
 
 def _torch_activation(module, approximate_gelu: bool):
     """The glassnet activation for a torch activation module, or None if it is not one."""
@@ -235,7 +235,7 @@ def from_torch(module, *, output=None, loss=None, dtype="float64", approximate_g
                     [l[1] for l in layers], dtype, seed, {"source": "torch.nn.Sequential"})
 
 
-# --- .npz files of weight and bias lists ------------------------------------------------------------
+# --- .npz files of weight and bias lists ------------------------------------------------------
 
 #: key prefixes (lower case) that name weight and bias arrays, longest first
 _WEIGHT_PREFIXES = ("weights", "weight", "kernels", "kernel", "coefs", "coef", "w")
@@ -260,7 +260,9 @@ read as (fan_in, fan_out) unless orientation='out_in').  Biases may be (n,), (1,
 
 
 def _parse_key(key: str):
-    """("w" or "b", index) for a named weight/bias key, else None (no regex: prefix, sep, digits)."""
+    """("w" or "b", index) for a named weight or bias key, else None.
+
+    No regex: a known prefix, an optional separator, then digits."""
     low = key.lower()
     for kind, prefixes in (("w", _WEIGHT_PREFIXES), ("b", _BIAS_PREFIXES)):
         for prefix in prefixes:

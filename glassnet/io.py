@@ -35,9 +35,11 @@ import datetime as _dt
 import json
 import math
 import os
+import struct
 import tempfile
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -50,6 +52,11 @@ FORMAT = "glassnet-model"
 #: the newest format version this glassnet writes and reads
 FORMAT_VERSION = 1
 METADATA_MEMBER = "metadata.json"
+#: a larger metadata.json is refused unread (a zip bomb would otherwise fill memory)
+MAX_METADATA_BYTES = 64 << 20
+#: what a damaged zip raises while being read (bad CRC, bad deflate stream, cut short, ...)
+_DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+           NotImplementedError, struct.error)
 
 
 # --- atomic writes --------------------------------------------------------------------------
@@ -68,7 +75,7 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None) -> Iterato
     >>> open(p).read()
     'hello'
     """
-    path = Path(os.fspath(path))
+    path = _as_path(path, "file")
     folder = path.parent
     if not folder.is_dir():
         raise GlassnetError(f"Cannot write {str(path)!r}: the folder {str(folder)!r} does not "
@@ -228,7 +235,7 @@ def save(net, path, *, metadata: dict | None = None) -> Path:
         "metadata": to_jsonable(dict(user or {})),
     }
     text = json.dumps(header, indent=1, allow_nan=True)
-    path = Path(os.fspath(path))
+    path = _as_path(path)
     with atomic_write(path, "wb") as f:
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(METADATA_MEMBER, text)
@@ -248,9 +255,18 @@ def _fail(path, problem: str) -> None:
     raise GlassnetError(f"Cannot load model file {str(path)!r}: {problem}")
 
 
+def _as_path(path, what: str = "model file") -> Path:
+    """``path`` as a Path, or a GlassnetError saying what a path is."""
+    try:
+        return Path(os.fspath(path))
+    except TypeError:
+        raise GlassnetError(f"path must be the {what}'s path (a str or os.PathLike); got "
+                            f"{type(path).__name__} {path!r:.60}.") from None
+
+
 def read_header(path) -> dict:
     """The checked metadata of a model file (format, architecture, user metadata), no arrays."""
-    path = Path(os.fspath(path))
+    path = _as_path(path)
     if not path.exists():
         _fail(path, "no such file.")
     if path.is_dir():
@@ -267,8 +283,12 @@ def read_header(path) -> dict:
             if METADATA_MEMBER not in zf.namelist():
                 _fail(path, f"it has no {METADATA_MEMBER}, so it is not a glassnet model file "
                             "(a plain .npz of arrays?).")
+            size = zf.getinfo(METADATA_MEMBER).file_size
+            if size > MAX_METADATA_BYTES:
+                _fail(path, f"its {METADATA_MEMBER} would inflate to {size:,} bytes (more than "
+                            f"{MAX_METADATA_BYTES:,}): damaged or hostile, not read.")
             raw = zf.read(METADATA_MEMBER)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+    except _DAMAGE as exc:
         if head == b"PK\x03\x04":
             _fail(path, f"the file is truncated or corrupted ({exc}).")
         _fail(path, "it is not a glassnet model file (not an .npz/zip archive).")
@@ -310,6 +330,17 @@ def _check_architecture(path, header: dict) -> None:
             _fail(path, f"its network {key!r} is {net.get(key)!r}; expected a name.")
     if net["dtype"] not in ("float32", "float64"):
         _fail(path, f"its dtype {net['dtype']!r} is not 'float32' or 'float64'.")
+    if "output" not in net:
+        _fail(path, "its network has no 'output' activation.")
+    # optional fields: absent (or null) is fine, anything else must have the right type
+    seed = net.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        _fail(path, f"its seed {seed!r} is not a non-negative integer (or null).")
+    for key, kind, expected in (("rng_state", dict, "a generator state object"),
+                                ("needs_data_init", bool, "true or false"),
+                                ("neuro", dict, "an object")):
+        if net.get(key) is not None and not isinstance(net[key], kind):
+            _fail(path, f"its {key} {net[key]!r:.60} is not {expected}.")
     init = net.get("init")
     if init is not None and (not isinstance(init, list) or len(init) != n_layers):
         _fail(path, f"its init list has {len(init) if isinstance(init, list) else init!r} "
@@ -338,7 +369,7 @@ def load(path):
     damaged, truncated, hand-edited or foreign file raises GlassnetError naming the file
     and the problem; object arrays (pickles) are refused, never executed.
     """
-    path = Path(os.fspath(path))
+    path = _as_path(path)
     header = read_header(path)
     arch = header["network"]
     sizes = arch["layer_sizes"]
@@ -352,10 +383,12 @@ def load(path):
                     name = f"{kind}_{l}"
                     if name not in members:
                         _fail(path, f"the array {name} (layer {l + 1}) is missing.")
+                    _check_member(path, npz, name, (sizes[l], sizes[l + 1])
+                                  if kind == "weights" else (sizes[l + 1],))
                     values[name] = _read_array(path, npz, name)
     except GlassnetError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+    except (*_DAMAGE, ValueError) as exc:
         _fail(path, f"the file is truncated or corrupted ({exc}).")
     net = _build(path, arch)
     for l, (fi, fo) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -371,6 +404,30 @@ def load(path):
             views[l][...] = arr
     net.metadata = dict(header.get("metadata") or {})
     return net
+
+
+def _check_member(path, npz, name: str, shape: tuple) -> None:
+    """Read only the ``.npy`` header of ``name``: refuse pickles, non-numbers and wrong
+    shapes before any data is read (a hostile header may promise terabytes)."""
+    try:
+        with npz.zip.open(name + ".npy") as f:
+            version = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            found, _, dtype = read(f)
+    except KeyError:
+        _fail(path, f"the member {name} is not an .npy array.")
+    except (*_DAMAGE, ValueError, SyntaxError) as exc:
+        _fail(path, f"the array {name} is truncated or corrupted ({exc}).")
+    if dtype.hasobject:
+        _fail(path, f"the array {name} holds Python objects (a pickle); glassnet refuses "
+                    "to load pickled data, which could run arbitrary code.")
+    if dtype.kind not in "biuf":
+        _fail(path, f"the array {name} has dtype {dtype}; expected real numbers.")
+    if tuple(found) != tuple(shape):
+        _fail(path, f"the array {name} has shape {tuple(found)}, but the metadata's "
+                    f"layer_sizes make it {tuple(shape)}: metadata and arrays disagree "
+                    "(hand-edited?).")
 
 
 def _read_array(path, npz, name: str) -> np.ndarray:

@@ -141,7 +141,8 @@ def scale_by_learning_rate(learning_rate=0.01) -> Optimizer:
 
     if callable(lr):
         def update(grads, state, params):
-            grads *= -(lr(state.count) * float(state.scale))
+            # float(): a schedule returning np.float64 would run a float32 step in float64
+            grads *= -float(lr(state.count) * state.scale)
             return ScheduleState(state.count + 1, state.scale)
     else:
         def update(grads, state, params):
@@ -590,6 +591,10 @@ def load_state_leaves(template, leaves: list):
                                     "written for a different network or optimizer.")
             s[...] = value
             return s
+        if np.ndim(value) != 0:
+            raise GlassnetError(f"The saved optimizer state holds an array of shape "
+                                f"{np.shape(value)} where this optimizer keeps a number: it was "
+                                "written for a different network or optimizer.")
         if isinstance(s, (bool, np.bool_)):
             return bool(value)
         if isinstance(s, (int, np.integer)):

@@ -49,14 +49,14 @@ def _style(ax, title: str | None = None, xlabel: str | None = None,
         ax.spines[side].set_visible(False)
 
 
-def save_png(fig, path) -> str:
-    """Render ``fig`` to PNG and write it atomically to ``path``; returns the path."""
+def save_png(fig, path) -> bytes:
+    """Render ``fig`` to PNG, write it atomically to ``path`` and return the PNG bytes
+    (so a report can embed the very same image without drawing it twice)."""
     from .io import atomic_write
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png")
+    png = png_bytes(fig)
     with atomic_write(path, "wb") as f:
-        f.write(buf.getvalue())
-    return os.fspath(path)
+        f.write(png)
+    return png
 
 
 def png_bytes(fig) -> bytes:
@@ -92,11 +92,22 @@ def history(hist, title: str = "Training history"):
     return fig
 
 
+def _log_axis(ax) -> None:
+    """A log y axis labelled 0.01, 0.2, 3 rather than 10^-2, 2x10^-1."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    ax.set_yscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_locator(LogLocator(subs=(2, 5)))
+    ax.yaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="y", which="minor", labelsize=8)
+
+
 def _log_if_wide(ax, values) -> None:
     """Log scale when positive values span more than a factor of 30."""
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
     if v.size and np.all(v > 0) and v.max() / v.min() > 30:
-        ax.set_yscale("log")
+        _log_axis(ax)
 
 
 def loss_curves(runs: Mapping[str, Mapping[str, Sequence[float]]], *,
@@ -203,7 +214,7 @@ def unit_images(weights: Mapping[str, np.ndarray], *, n_units: int = 8,
     gap = 1                                     # blank pixels between units
     n_cols = max(min(n_units, np.asarray(v).shape[1]) for v in weights.values())
     px = 0.125                                  # inches per pixel
-    left, right, top, bottom, between = 1.45, 0.2, 0.85, 0.15, 0.22
+    left, right, top, bottom, between = 1.45, 0.2, 0.75, 0.15, 0.22
     row_w, row_h = (n_cols * (w + gap) - gap) * px, h * px
     fig_w = left + row_w + right
     fig_h = top + len(names) * row_h + (len(names) - 1) * between + bottom
@@ -238,7 +249,7 @@ def unit_images(weights: Mapping[str, np.ndarray], *, n_units: int = 8,
 
 def _frame(x, y, w, h):
     from matplotlib.patches import Rectangle
-    return Rectangle((x, y), w, h, fill=False, edgecolor="0.7", linewidth=0.8)
+    return Rectangle((x, y), w, h, fill=False, edgecolor="0.7", linewidth=0.8, clip_on=False)
 
 
 # --- statistics through depth and over seeds ----------------------------------------------------
@@ -275,7 +286,7 @@ def depth_profiles(panels: Mapping[str, Mapping[str, np.ndarray]], *, title: str
             v = np.asarray(panels[stat][scheme], dtype=float)
             _band(ax, np.arange(1, v.shape[1] + 1), v, palette[scheme], scheme, stat in log)
         if stat in log:
-            ax.set_yscale("log")
+            _log_axis(ax)
         _style(ax, stat, "layer (1 = first hidden)")
         ax.xaxis.get_major_locator().set_params(integer=True)
     handles, labels = fig.axes[0].get_legend_handles_labels()
@@ -302,7 +313,7 @@ def seed_curves(panels: Mapping[str, Mapping[str, np.ndarray]], *, title: str,
         if name in log:
             vals = np.concatenate([np.ravel(panels[name][s]) for s in schemes])
             if np.all(vals[np.isfinite(vals)] > 0):
-                ax.set_yscale("log")
+                _log_axis(ax)
         if "accuracy" in name:
             ax.set_ylim(0, 1.02)
         _style(ax, name, x_label)

@@ -53,14 +53,26 @@ from ._validation import GlassnetError, check_choice, check_float, check_int
 from .callbacks import EarlyStopping, ReduceLROnPlateau
 from .network import Network
 
-__all__ = ["GlassClassifier", "GlassRegressor", "NotFittedError"]
+__all__ = ["GlassClassifier", "GlassRegressor", "NotFittedError", "InputTypeError"]
 
 
 class NotFittedError(GlassnetError, _SklearnNotFitted):
     """``predict`` (or another fitted-only method) was called before ``fit``."""
 
 
+class InputTypeError(GlassnetError, TypeError):
+    """Input of a type that cannot be read as numbers (also a TypeError, as scikit-learn's)."""
+
+
+def _reraise(exc: Exception):
+    """scikit-learn's validation error as glassnet's own, with the same message."""
+    cls = InputTypeError if isinstance(exc, TypeError) else GlassnetError
+    raise cls(str(exc)) from None
+
+
 _SCHEDULES = ("constant", "invscaling", "adaptive")
+#: batch_size="auto" is min(AUTO_BATCH_SIZE, n_samples) (MLPClassifier: min(200, n_samples))
+AUTO_BATCH_SIZE = 32
 
 
 class _GlassMLP(BaseEstimator):
@@ -187,7 +199,7 @@ class _GlassMLP(BaseEstimator):
             X, y = validate_data(self, X, y, multi_output=True, y_numeric=not self._is_classifier,
                                  dtype=(np.float64, np.float32), reset=reset)
         except (ValueError, TypeError) as exc:
-            raise GlassnetError(str(exc)) from None
+            _reraise(exc)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
@@ -198,7 +210,7 @@ class _GlassMLP(BaseEstimator):
         try:
             X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         except (ValueError, TypeError) as exc:
-            raise GlassnetError(str(exc)) from None
+            _reraise(exc)
         return self._scale(X, net.dtype)
 
     def _scale(self, X, dtype) -> np.ndarray:
@@ -229,7 +241,7 @@ class _GlassMLP(BaseEstimator):
                 sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                                      ensure_non_negative=True)
             except (ValueError, TypeError) as exc:
-                raise GlassnetError(str(exc)) from None
+                _reraise(exc)
             if not sample_weight.sum() > 0:
                 raise GlassnetError("sample_weight must have a positive sum (every weight is 0).")
         Y = self._encode(y, incremental, continuing, classes, first, sample_weight)
@@ -244,7 +256,8 @@ class _GlassMLP(BaseEstimator):
             self.best_validation_score_ = -np.inf if self.early_stopping else None
         net = self.network_
         Xs = self._scale(X, net.dtype)
-        batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
+        batch_size = min(AUTO_BATCH_SIZE, n) if self.batch_size == "auto" else \
+            min(self.batch_size, n)
         if self.batch_size != "auto" and self.batch_size > n:
             warnings.warn(f"Got `batch_size` larger than the sample size ({n}); it is clipped "
                           "to the sample size.", UserWarning, stacklevel=3)
@@ -292,9 +305,12 @@ class _GlassMLP(BaseEstimator):
 
     def _build(self, n_features: int, Y: np.ndarray, hidden: list) -> Network:
         output, loss = self._output()
-        n_out = Y.shape[1]
+        n_out = len(self.classes_) if Y.ndim == 1 else Y.shape[1]   # labels -> one per class
+        # MLPClassifier's init by default: U(+-sqrt(f / (fan_in + fan_out))) for every layer,
+        # f = 2 for a logistic hidden activation, else 6
+        init = ("sklearn", {"activation": self.activation}) if self.init is None else self.init
         return Network([n_features, *hidden, n_out], activation=self.activation, output=output,
-                       loss=loss, init=self.init, seed=self._seed(), dtype=self.dtype)
+                       loss=loss, init=init, seed=self._seed(), dtype=self.dtype)
 
     def _make_optimizer(self, n_train: int, batch_size: int):
         lr = self.learning_rate
@@ -381,7 +397,7 @@ class GlassClassifier(ClassifierMixin, _GlassMLP):
         try:
             check_classification_targets(y)
         except ValueError as exc:
-            raise GlassnetError(str(exc)) from None
+            _reraise(exc)
         kind = type_of_target(y)
         if kind == "multilabel-indicator":
             labels = np.arange(y.shape[1])

@@ -252,7 +252,7 @@ def _run_dask(specs, scheduler, results, report) -> None:
         client = scheduler
     try:
         futures = client.map(_indexed, range(len(specs)), specs, pure=False)
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             i, result = future.result()
             results[i] = result
             report(result)
@@ -383,9 +383,9 @@ def write_outputs(out, results: Sequence[dict], config: StudyConfig, *,
     report.table(cols, summary.values.tolist())
     report.bullets(conclusions(summary))
     for name, (fig, caption) in figs.items():
-        plots.save_png(fig, out / name)
+        png = plots.save_png(fig, out / name)
         paths[name] = out / name
-        report.figure(plots.png_bytes(fig), caption, alt=name, file_name=name)
+        report.figure(png, caption, alt=name, file_name=name)
     report.heading("Data")
     report.paragraph("depth.csv: per scheme, seed and hidden layer. curves.csv: per scheme, "
                      "seed and epoch. summary.csv: per scheme, over seeds. Study settings: "

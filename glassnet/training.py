@@ -462,10 +462,12 @@ class _Batches:
         return self._gather(order if self.rows is None else self.rows[order])
 
     def _gather(self, index):
-        np.take(self.X, index, axis=0, out=self.bx)
-        np.take(self.Y, index, axis=0, out=self.by)
+        # mode="clip": the index is a permutation, always in range; the default "raise"
+        # buffers ``out`` through a temporary as large as the data (3x slower, 2x memory)
+        np.take(self.X, index, axis=0, out=self.bx, mode="clip")
+        np.take(self.Y, index, axis=0, out=self.by, mode="clip")
         if self.sw is not None:
-            np.take(self.sw, index, out=self.bw)
+            np.take(self.sw, index, out=self.bw, mode="clip")
         return self.bx, self.by, self.bw
 
 

@@ -304,7 +304,7 @@ def _figures(runs: list[Run], activation: str, epochs: int) -> dict:
 
 
 def _write_report(out: Path, runs, figs, config: dict, width, seconds: float) -> Path:
-    from .. import plots
+    """index.html; ``figs`` maps a PNG's file name to (PNG bytes, caption)."""
     from ..report import HtmlReport
     r = HtmlReport("glassnet demo: why initialization matters",
                    "One network, six initializations, the same data and optimizer.")
@@ -329,10 +329,10 @@ def _write_report(out: Path, runs, figs, config: dict, width, seconds: float) ->
     headings = {"loss_curves.png": "Loss curves", "activation_std.png": "Signals per layer",
                 "first_layer_weights.png": "What the first-layer units look at",
                 "first_layer_learned.png": None}
-    for name, (fig, caption) in figs.items():
+    for name, (png, caption) in figs.items():
         if headings.get(name):
             r.heading(headings[name])
-        r.figure(plots.png_bytes(fig), caption, alt=name, file_name=name)
+        r.figure(png, caption, alt=name, file_name=name)
     r.heading("The doctor's full reports")
     for run in runs:
         r.details(f"{run.label}, at initialization: {run.verdict}", run.diagnosis)
@@ -345,6 +345,23 @@ def _write_report(out: Path, runs, figs, config: dict, width, seconds: float) ->
     r.pre(config["command"])
     r.paragraph(f"Total time {seconds:.1f} s.")
     return r.write(out / "index.html")
+
+
+def _write_results(path: Path, runs: list[Run], config: dict) -> None:
+    """The numbers behind the table and the figures, as JSON (written atomically)."""
+    import json
+
+    from ..io import atomic_write
+    doc = {"config": config, "runs": [{
+        "init": r.label, "test_accuracy": r.test_accuracy[-1], "final_loss": r.loss[-1],
+        "distinct_units": r.distinct, "weights_moved": r.moved,
+        "verdict": r.verdict, "monitor_verdict": r.after,
+        "symmetry_warning": r.symmetry_warning is not None,
+        "loss": r.loss, "test_loss": r.test_loss, "test_accuracy_curve": r.test_accuracy,
+        "activation_std": r.act_std, "flat_fraction": r.flat_fraction,
+        "seconds": round(r.seconds, 3)} for r in runs]}
+    with atomic_write(path, "w") as f:
+        json.dump(doc, f, indent=1)
 
 
 def run(args) -> int:
@@ -361,13 +378,18 @@ def run(args) -> int:
     for name, value in (("--epochs", epochs), ("--batch-size", args.batch_size)):
         if value < 1:
             raise GlassnetError(f"{name} must be at least 1; got {value}.")
-    if not args.learning_rate > 0:
-        raise GlassnetError(f"--learning-rate must be > 0; got {args.learning_rate}.")
+    if not 0 < args.learning_rate < float("inf"):
+        raise GlassnetError(f"--learning-rate must be a finite number > 0; got "
+                            f"{args.learning_rate}.")
+    if args.seed < 0:   # checked before the report folder is made
+        raise GlassnetError(f"--seed must be >= 0; got {args.seed}.")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise GlassnetError(f"--out {str(out)!r} is a file; the report needs a folder.")
     out.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True)
+    if not console.is_terminal:
+        console = Console(stderr=True, width=120)
     stdout = Console()
     if not stdout.is_terminal:   # piped or captured: wide enough for the table
         stdout = Console(width=150)
@@ -398,15 +420,15 @@ def run(args) -> int:
                 f"  {label:<13} test accuracy {result.test_accuracy[-1]:6.1%}   "
                 f"{result.seconds:4.1f} s{note}")
         progress.update(task, description="figures and report", status="")
-        figs = _figures(runs, args.activation, epochs)
-        for name, (fig, _) in figs.items():
-            plots.save_png(fig, out / name)
+        figs = {name: (plots.save_png(fig, out / name), caption)
+                for name, (fig, caption) in _figures(runs, args.activation, epochs).items()}
         argv = ["glassnet", "demo"] + (sys.argv[2:] if len(sys.argv) > 2 and
                                        sys.argv[1] == "demo" else [])
         config = {"n_train": len(data[0]), "n_test": len(data[1]), "layers": layers,
                   "activation": args.activation, "learning_rate": args.learning_rate,
                   "batch_size": args.batch_size, "epochs": epochs, "seed": args.seed,
                   "command": " ".join(argv)}
+        _write_results(out / "results.json", runs, config)
         index = _write_report(out, runs, figs, config, args.hidden,
                               time.perf_counter() - t0)
     stdout.print(_table(runs, args.hidden))

@@ -37,6 +37,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps({**header, "n_parameters": info["n_parameters"]}, indent=2))
         return 0
+    _check_metadata(header.get("metadata") or {}, args.model)
     console = Console() if Console().is_terminal else Console(width=120)
     net = header["network"]
     meta = header.get("metadata") or {}
@@ -111,6 +112,35 @@ def run(args) -> int:
             sc.add_row(str(name), f"{m:.4g}", f"{s:.4g}")
         console.print(sc)
     return 0
+
+
+def _check_metadata(meta: dict, model) -> None:
+    """The fields glassnet train stores must have the types it stores (hand edits may not)."""
+    from .._validation import GlassnetError
+
+    def real(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def bad(key, expected):
+        raise GlassnetError(f"{model}: its metadata {key!r} is {meta[key]!r:.80}; expected "
+                            f"{expected} (hand-edited?).")
+    for key in ("classes", "feature_names"):
+        if meta.get(key) is not None and not isinstance(meta[key], list):
+            bad(key, "a list")
+    scaling = meta.get("scaling")
+    if scaling and not (isinstance(scaling, dict)
+                        and all(isinstance(scaling.get(k), list) for k in ("mean", "std"))):
+        bad("scaling", "{'mean': [...], 'std': [...]}")
+    ts = meta.get("target_scaling")
+    if ts and not (isinstance(ts, dict) and real(ts.get("mean")) and real(ts.get("std"))):
+        bad("target_scaling", "{'mean': number, 'std': number}")
+    training = meta.get("training")
+    if isinstance(training, dict) and training.get("metrics") is not None:
+        metrics = training["metrics"]
+        if not (isinstance(metrics, dict) and all(
+                isinstance(v, dict) and all(real(x) for x in v.values())
+                for v in metrics.values())):
+            bad("training", "metrics as {split: {name: number}}")
 
 
 def _act_name(spec) -> str:

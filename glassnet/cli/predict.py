@@ -55,6 +55,10 @@ def run(args) -> int:
     target = meta.get("target_name")
     n_in = net.layer_sizes[0]
     features = meta.get("feature_names")
+    if features is not None and (not isinstance(features, list)
+                                 or not all(isinstance(c, str) for c in features)):
+        raise GlassnetError(f"{args.model}: its stored feature_names {features!r:.80} are not a "
+                            "list of column names (hand-edited metadata?).")
     if features is None:
         # a model saved without column names: every column, in order (minus --keep)
         features = [str(c) for c in frame.columns if c not in args.keep and c != target]
@@ -71,7 +75,8 @@ def run(args) -> int:
     X = D.feature_matrix(frame, features, where)
     scaling = meta.get("scaling")
     if scaling:
-        X = D.Standardizer.from_dict(scaling, n_in).transform(X)
+        X = D.Standardizer.from_dict(scaling, n_in,
+                                     what=f"scaling (in {args.model!r})").transform(X)
     task = meta.get("task") or ("classification" if net.is_classifier else "regression")
     if args.proba and task != "classification":
         raise GlassnetError("--proba needs a classifier; this model is a regressor "

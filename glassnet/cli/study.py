@@ -17,6 +17,14 @@ import time
 HELP = "Compare init schemes through depth and over seeds (Glorot & Bengio 2010, He et al. 2015)."
 
 
+_DESCRIPTION = (
+    "For each init scheme and seed: per hidden layer, the activation std and the "
+    "back-propagated gradient RMS at initialization (on digits), then training curves. "
+    "Prints a summary and writes depth.csv, curves.csv, summary.csv, depth.png, curves.png "
+    "and index.html to --out. Runs go through joblib (--n-jobs) or, with --scheduler "
+    "ADDRESS, a Dask distributed cluster.")
+
+
 def _schemes(text: str) -> list:
     from .train import parse_init
     items = [t.strip() for t in text.split(";" if ";" in text else ",") if t.strip()]
@@ -30,7 +38,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     kinds.required = True
     q = kinds.add_parser("init", help="init schemes: signal statistics through depth and "
                                       "training curves over seeds",
-                         description=__doc__.split("\n\n")[1].replace("``", "'"))
+                         description=_DESCRIPTION)
     q.add_argument("--activation", default="tanh", help="hidden activation (default tanh; "
                                                         "relu for He et al.)")
     q.add_argument("--depth", type=int, default=10, help="hidden layers (default 10)")

@@ -61,6 +61,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="step size (default: the optimizer's, 0.001 for adam)")
     p.add_argument("--validation", type=float, default=0.2, metavar="FRACTION",
                    help="share of rows held out for validation (default 0.2; 0 for none)")
+    p.add_argument("--patience", type=int, default=None, metavar="N",
+                   help="stop early when the validation loss (the training loss without a "
+                        "validation split) has not improved for N epochs, keeping the best "
+                        "weights (default: train every epoch)")
     p.add_argument("--no-standardize", dest="standardize", action="store_false",
                    help="use the features as they are (default: standardise them)")
     p.add_argument("--seed", type=int, default=0, help="seed for the split, init and "
@@ -75,10 +79,11 @@ def configure(p: argparse.ArgumentParser) -> None:
 class ProgressBar(Callback):
     """A rich progress bar over epochs, showing the loss and the validation metrics."""
 
-    def __init__(self, epochs: int, console, validate=None):
+    SHOWN = ("loss", "val_loss", "val_accuracy", "val_r2")
+
+    def __init__(self, epochs: int, console):
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
-        self.validate = validate
         self.progress = Progress(
             TextColumn("training"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -89,13 +94,15 @@ class ProgressBar(Callback):
         self.progress.start()
 
     def on_epoch_end(self, ctx, logs):
-        status = f"loss {logs.get('loss', float('nan')):.4f}"
-        extra = self.validate(ctx.net) if self.validate else {}
-        status += "".join(f"  {k} {v:.4f}" for k, v in extra.items())
+        status = "  ".join(f"{k} {logs[k]:.4f}" for k in self.SHOWN if k in logs)
         self.progress.update(self.task, advance=1, status=status)
 
     def on_train_end(self, ctx, logs):
-        self.progress.stop()
+        self.close()
+
+    def close(self):
+        if self.progress.live.is_started:
+            self.progress.stop()
 
 
 def run(args) -> int:
@@ -112,13 +119,17 @@ def run(args) -> int:
     check_choice("--activation", args.activation, [n for n in NAMES if n not in OUTPUT_ONLY],
                  "option")
     check_choice("--optimizer", args.optimizer, optimizers.NAMES, "option")
-    for name, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
+    for name, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
+                        ("--patience", 1 if args.patience is None else args.patience)):
         if value < 1:
             raise GlassnetError(f"{name} must be at least 1; got {value}.")
     if not 0 <= args.validation < 1:
         raise GlassnetError(f"--validation must be a fraction in [0, 1); got {args.validation}.")
-    if args.learning_rate is not None and not args.learning_rate > 0:
-        raise GlassnetError(f"--learning-rate must be > 0; got {args.learning_rate}.")
+    if args.learning_rate is not None and not 0 < args.learning_rate < float("inf"):
+        raise GlassnetError(f"--learning-rate must be a finite number > 0; got "
+                            f"{args.learning_rate}.")
+    if args.seed < 0:
+        raise GlassnetError(f"--seed must be >= 0; got {args.seed}.")
     out = Path(args.out)
     if out.is_dir():
         raise GlassnetError(f"--out {str(out)!r} is a folder; give a file name such as "
@@ -179,22 +190,32 @@ def run(args) -> int:
     lr = (args.learning_rate if args.learning_rate is not None
           else optimizers.get(args.optimizer).config.get("learning_rate", 0.01))
 
-    def validate(model):
-        if not val_rows.size:
-            return {}
-        return _metrics(model, Xs[val_rows], y[val_rows], task, target_scaler, prefix="val_")
-
-    callbacks = [] if args.quiet else [ProgressBar(args.epochs, console, validate)]
+    bar = None if args.quiet else ProgressBar(args.epochs, console)
     console.print(f"[bold]glassnet train[/]: {where}: {len(X)} rows, {len(features)} features, "
                   f"target {args.target!r} ({task}"
                   + (f", {len(classes)} classes" if classes is not None else "") + "); "
                   f"network {net.layer_sizes} {args.activation}, {args.optimizer} "
                   f"lr {lr:g}, {len(train_rows)} training / {len(val_rows)} validation rows")
     t_fit = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):
-        history = net.fit(Xs[train_rows], y_fit[train_rows], epochs=args.epochs,
-                          batch_size=args.batch_size, optimizer=args.optimizer,
-                          learning_rate=lr, callbacks=callbacks)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            history = net.fit(
+                Xs[train_rows], y_fit[train_rows], epochs=args.epochs,
+                batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=lr,
+                validation_data=(Xs[val_rows], y_fit[val_rows]) if val_rows.size else None,
+                metrics=["accuracy"] if task == "classification" else ["r2"],
+                early_stopping=args.patience is not None,
+                patience=args.patience if args.patience is not None else 10,
+                callbacks=[bar] if bar else [])
+    finally:
+        if bar:
+            bar.close()
+    if getattr(history, "interrupted", False):
+        console.print(f"[yellow]Interrupted after {len(history)} epochs[/]: saving the model "
+                      "as it is now.")
+    elif len(history) < args.epochs:
+        console.print(f"Early stopping after {len(history)} epochs (no improvement in "
+                      f"{args.patience}); keeping the best epoch's weights.")
     fit_seconds = time.perf_counter() - t_fit
 
     # --- results ---

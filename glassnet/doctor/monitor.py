@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
 from .._validation import GlassnetError, check_int
 from ..callbacks import Callback
-from .probe import architecture, layer_bounds, layer_table, update_ratios
+from .probe import (architecture, first_learning_rate, layer_bounds, layer_table,
+                    update_ratios)
 from .report import Report
 from .rules import Recording, run_rules
 from .stats import class_prior_loss, input_stats, measure, uninformed_loss
@@ -53,6 +55,7 @@ class Monitor(Callback):
         self._w_start = None
         self._nonfinite_step = None
         self._optimizer = None
+        self._pending = None
 
     # --- the callback hooks ---------------------------------------------------------------------
 
@@ -74,6 +77,7 @@ class Monitor(Callback):
         self._targets = (None, None) if ctx.net.is_classifier else \
             (Y.mean(axis=0).tolist(), Y.std(axis=0).tolist())
         self._optimizer = ctx.optimizer
+        self._learning_rate = first_learning_rate(ctx.optimizer, ctx.state)
         self._bounds = layer_bounds(ctx.net)
         self._epochs = ctx.epochs
         self._batch_size = ctx.batch_size
@@ -90,8 +94,10 @@ class Monitor(Callback):
             self._begin(ctx)
         if ctx.batch == 0:
             self._before = ctx.net.params.copy()
+        self._pending = ctx.step + 1
 
     def on_batch_end(self, ctx, logs):
+        self._pending = None
         loss = float(logs.get("loss", math.nan))
         self.losses.append(loss)
         if not math.isfinite(loss) and self._nonfinite_step is None:
@@ -111,6 +117,15 @@ class Monitor(Callback):
         self._checkpoints.append((ctx.step, snap.loss))
         if self._nonfinite_step is None and not snap.finite:
             self._nonfinite_step = ctx.step
+
+    def close(self):
+        """Called by fit when the run ends, normally or by an exception: a DivergenceError
+        (the loss or the weights became NaN/inf, and fit put back finite weights) is
+        recorded at the step it happened."""
+        exc = sys.exc_info()[1]
+        if exc is not None and type(exc).__name__ == "DivergenceError" and \
+                self._nonfinite_step is None:
+            self._nonfinite_step = self._pending or len(self.losses)
 
     def on_train_end(self, ctx, logs):
         if self._w_start is None:   # no batch ran (epochs=0): the network as it is
@@ -132,8 +147,7 @@ class Monitor(Callback):
         with np.errstate(all="ignore"):
             change = [float(np.linalg.norm(w - w0)) for w, w0 in zip(net.weights, self._w_start)]
         opt = self._optimizer
-        lr = getattr(opt, "config", {}).get("learning_rate")
-        lr = float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
+        lr = self._learning_rate
         rec = Recording(
             source="monitor", architecture=architecture(net), start=start, end=end,
             weight_change=change,

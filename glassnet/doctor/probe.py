@@ -76,7 +76,7 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
         target_std=None if net.is_classifier else Y.std(axis=0).tolist(),
         update_ratios=run["ratios"], checkpoints=run["checkpoints"],
         batch_losses=run["losses"], nonfinite_step=run["nonfinite_step"],
-        optimizer=opt.name, learning_rate=_lr_value(opt, learning_rate))
+        optimizer=opt.name, learning_rate=run["learning_rate"])
     context = {
         "source": "diagnose", "network": repr(net),
         "run": (f"{run['steps']} {opt.name} steps of {min(batch_size, n)} samples on a copy"
@@ -99,7 +99,7 @@ def _probe(net, X, Y, sw, Xp, Yp, opt, rng, steps, batch_size) -> dict:
     every = max(1, steps // 20)
     state = opt.init(net.params)
     out = {"ratios": [], "losses": [], "checkpoints": [(0, _loss(net, Xp, Yp))],
-           "nonfinite_step": None, "steps": 0}
+           "nonfinite_step": None, "steps": 0, "learning_rate": first_learning_rate(opt, state)}
     order, pos = rng.permutation(n), 0
     with np.errstate(all="ignore"):
         for step in range(1, steps + 1):
@@ -169,9 +169,17 @@ def architecture(net) -> dict:
             "output": net.output.name, "loss": net.loss.name, "dtype": net.dtype.name}
 
 
-def _lr_value(opt, learning_rate):
-    lr = learning_rate if learning_rate is not None else getattr(opt, "config", {}).get(
-        "learning_rate")
+def first_learning_rate(opt, state):
+    """The learning rate of the first step (a schedule's value at step 0), if it has one."""
+    current = getattr(_opt, "current_learning_rate", None)
+    if current is not None:
+        try:
+            lr = current(opt, state)
+        except (TypeError, ValueError, AttributeError, KeyError):
+            lr = None       # an optimizer built elsewhere, with a state of its own shape
+        if lr is not None:
+            return float(lr)
+    lr = getattr(opt, "config", {}).get("learning_rate")
     return float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
 
 

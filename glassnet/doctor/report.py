@@ -213,7 +213,7 @@ class Report:
 
 def _num(x) -> str:
     if x is None:
-        return "nan"
+        return "-"
     if isinstance(x, bool):
         return str(x).lower()
     if isinstance(x, int):

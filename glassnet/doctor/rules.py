@@ -17,7 +17,7 @@ import numpy as np
 from .report import Finding, layer_words
 from .stats import InputStats, Snapshot
 
-# --- thresholds --------------------------------------------------------------------------------
+# --- thresholds -------------------------------------------------------------------------------
 
 #: a layer "never moved" when its weights changed by at most this, relative to their norm
 #: (for all-zero weights: not at all)
@@ -128,8 +128,8 @@ def run_rules(rec: Recording) -> list:
     findings += _signal(rec, explained)
     # what went wrong during the run, in layers no cause above explains: a step size too
     # large is the cause of units that die or saturate on the way
-    too_high = _learning_rate_too_high(rec, findings)
     on_the_way = _dead_units(rec, explained, {}, "run") + _saturated_units(rec, explained, "run")
+    too_high = _learning_rate_too_high(rec, findings, bool(on_the_way))
     if too_high:
         findings += [_with_consequences(too_high[0], on_the_way)]
     else:
@@ -140,7 +140,7 @@ def run_rules(rec: Recording) -> list:
     return findings
 
 
-# --- helpers -------------------------------------------------------------------------------------
+# --- helpers ----------------------------------------------------------------------------------
 
 def _with_consequences(finding: Finding, consequences: list) -> Finding:
     """``finding`` with the symptoms it caused added to its message and evidence."""
@@ -188,7 +188,7 @@ def _unscaled_columns(rec: Recording) -> list:
     return [int(j) for j in np.argsort(-mag) if mag[j] > UNSCALED]
 
 
-# --- divergence -------------------------------------------------------------------------------------
+# --- divergence -------------------------------------------------------------------------------
 
 def _divergence(rec: Recording) -> list:
     start = rec.start
@@ -224,8 +224,9 @@ def _divergence(rec: Recording) -> list:
                 "learning_rate": rec.learning_rate, "optimizer": rec.optimizer,
                 "max_update_ratio": max(ratios) if ratios else None}
     cols = _unscaled_columns(rec)
-    extra = (f" The inputs are also unscaled (features up to {_g(float(rec.inputs.magnitude.max()))}"
-             " in size), which makes the gradients, and so the steps, larger.") if cols else ""
+    biggest = _g(float(rec.inputs.magnitude.max()))
+    extra = (f" The inputs are also unscaled (features up to {biggest} in size), which makes "
+             "the gradients, and so the steps, larger.") if cols else ""
     lr = rec.learning_rate
     lower = f"try {_g(lr / 10)} (10x smaller) or less" if lr else "lower it about 10x"
     return [Finding(
@@ -239,7 +240,7 @@ def _divergence(rec: Recording) -> list:
         evidence, brief=f"the loss became NaN/inf at {rec.unit} {step} with {_lr_short(rec)}")]
 
 
-# --- no_update and dead_units ------------------------------------------------------------------
+# --- no_update and dead_units -----------------------------------------------------------------
 
 def _stuck_layers(rec: Recording) -> list:
     """0-based indices of layers whose weights never changed during the run."""
@@ -436,7 +437,7 @@ def _dead_cause(rec: Recording, group) -> tuple:
             "the inputs; leaky_relu or elu keep a slope below zero.")
 
 
-# --- symmetric units ------------------------------------------------------------------------------
+# --- symmetric units --------------------------------------------------------------------------
 
 def _symmetric_units(rec: Recording, explained: _Explained) -> list:
     # symmetric at the start and still symmetric at the end: gradient descent never makes
@@ -481,7 +482,7 @@ def _symmetric_units(rec: Recording, explained: _Explained) -> list:
                  else "duplicate units"))]
 
 
-# --- saturated units ------------------------------------------------------------------------------
+# --- saturated units --------------------------------------------------------------------------
 
 def _saturated_units(rec: Recording, explained: _Explained, origin: str) -> list:
     """Hidden layers of bounded units stuck in their flat tails at the start, or only after
@@ -537,7 +538,7 @@ def _saturated_units(rec: Recording, explained: _Explained, origin: str) -> list
         brief=f"{layer_words(layers)} saturated")]
 
 
-# --- vanishing and exploding signal --------------------------------------------------------------
+# --- vanishing and exploding signal -----------------------------------------------------------
 
 def _signal(rec: Recording, explained: _Explained) -> list:
     hidden = rec.start.hidden
@@ -590,48 +591,70 @@ def _signal(rec: Recording, explained: _Explained) -> list:
         brief=f"signal {verb} x{_g(factor)} per layer over layers {layers[0]}-{layers[-1]}")]
 
 
-# --- learning rate --------------------------------------------------------------------------------
+# --- learning rate ----------------------------------------------------------------------------
+
+def _step_ratios(rec: Recording) -> list:
+    """Per sampled step, the largest per-layer update/weight ratio (finite ones only)."""
+    per_step = [max((r for r in ratios if math.isfinite(r)), default=math.nan)
+                for ratios in rec.update_ratios]
+    return [r for r in per_step if math.isfinite(r)]
+
 
 def _typical_ratio(rec: Recording) -> float | None:
     """The median over sampled steps of the largest per-layer update/weight ratio."""
-    per_step = [max((r for r in ratios if math.isfinite(r)), default=math.nan)
-                for ratios in rec.update_ratios]
-    per_step = [r for r in per_step if math.isfinite(r)]
+    per_step = _step_ratios(rec)
     return float(np.median(per_step)) if per_step else None
 
 
-def _learning_rate_too_high(rec: Recording, findings: list) -> list:
+def _learning_rate_too_high(rec: Recording, findings: list, damage: bool) -> list:
+    """The loss rises; or the steps are huge (update/weight > HIGH_RATIO) while the loss
+    does not fall; or some steps are huge while units die or saturate during the run
+    (``damage``): one such step is enough to kill a relu layer."""
     if rec.nonfinite_step is not None or len(rec.checkpoints) < 2:
         return []
     losses = [loss for _, loss in rec.checkpoints]
     start, end, peak = losses[0], losses[-1], max(losses)
     ratio = _typical_ratio(rec)
+    biggest = max(_step_ratios(rec), default=None)
     rising = end > RISE_END * start or peak > RISE_PEAK * start
     explained = any(f.severity == "error" for f in findings)
     thrashing = (not explained and ratio is not None and ratio > HIGH_RATIO
                  and end >= 0.95 * start)
-    if not (rising or thrashing) or start <= 0:
+    harmful = not explained and damage and biggest is not None and biggest > HIGH_RATIO
+    if not (rising or thrashing or harmful) or start <= 0:
         return []
     step = next((i + 1 for i, l in enumerate(rec.batch_losses) if l > RISE_STEP * start), None)
     if step is None:
-        step = next((s for s, l in rec.checkpoints if l > RISE_STEP * start),
-                    rec.checkpoints[-1][0])
+        step = next((s for s, l in rec.checkpoints if l > RISE_STEP * start), None)
     peak_at = rec.checkpoints[int(np.argmax(losses))][0]
     lr = rec.learning_rate
     lower = f"try {_g(lr / 10)}" if lr else "lower it about 10x"
-    how = (f"the loss rose from {_g(start)} to {_g(peak)} (at {rec.unit} {peak_at}) and ended "
-           f"at {_g(end)}; it first exceeded {RISE_STEP:g}x its start at {rec.unit} {step}"
-           if rising else
-           f"each step changes the weights by {_g(ratio)} of their size (about 1e-3 is "
-           f"typical) and the loss does not fall ({_g(start)} -> {_g(end)})")
+    if rising:
+        how = (f"the loss rose from {_g(start)} to {_g(peak)} (at {rec.unit} {peak_at}) and "
+               f"ended at {_g(end)}" + (f"; it first exceeded {RISE_STEP:g}x its start at "
+                                        f"{rec.unit} {step}" if step is not None else ""))
+    elif thrashing:
+        how = (f"each step changes the weights by {_g(ratio)} of their size (about 1e-3 is "
+               f"typical) and the loss does not fall ({_g(start)} -> {_g(end)})")
+    else:
+        how = (f"single steps changed a layer's weights by up to {_g(biggest)} of their size "
+               f"(about 1e-3 is typical), enough to throw units out of their working range")
+    cols = _unscaled_columns(rec)
+    why = (f" The unscaled inputs (features up to {_g(float(rec.inputs.magnitude.max()))} in "
+           "size) make the gradients, and so the steps, that large." if cols else "")
+    fix = f"Lower the learning rate ({lower}, about 10x smaller), or use 'adam' with 1e-3."
+    if cols:
+        fix = "Standardize the inputs first; then, if needed, lower the learning rate " \
+              f"({lower})."
     return [Finding(
         "learning_rate_too_high", "error", [],
         f"The steps are too large: {how}. With {_lr_words(rec)} each update overshoots the "
-        "minimum it is heading for.",
-        f"Lower the learning rate ({lower}, about 10x smaller), or use 'adam' with 1e-3.",
+        f"minimum it is heading for.{why}", fix,
         {"step": step, "start_loss": start, "end_loss": end, "peak_loss": peak,
-         "update_ratio": ratio, "learning_rate": lr},
-        brief=f"the loss rises from {rec.unit} {step} with {_lr_short(rec)}")]
+         "update_ratio": ratio, "max_update_ratio": biggest, "learning_rate": lr},
+        brief=(f"the loss rises from {rec.unit} {step} with {_lr_short(rec)}"
+               if step is not None else
+               f"steps up to {_g(biggest)} of the weights' size with {_lr_short(rec)}"))]
 
 
 def _learning_rate_too_low(rec: Recording, findings: list) -> list:
@@ -662,7 +685,7 @@ def _learning_rate_too_low(rec: Recording, findings: list) -> list:
         brief=f"steps change the weights by only {_g(ratio)} of their size")]
 
 
-# --- data and output scale ----------------------------------------------------------------------
+# --- data and output scale --------------------------------------------------------------------
 
 def _unscaled_inputs(rec: Recording) -> list:
     cols = _unscaled_columns(rec)

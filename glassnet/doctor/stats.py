@@ -53,7 +53,6 @@ class LayerStats:
     weight_rms: float          # RMS of the incoming weights
     bias_mean: float
     grad_norm: float           # norm of dL/dW on the batch
-    update_norm: float = float("nan")  # filled by the probe: norm of one optimizer step
     weight_zero: bool = False  # every incoming weight is exactly 0
     grad_zero: bool = False    # dL/dW is exactly 0 on the batch
     input_zero: bool = False   # the layer's input (X or the layer below) is exactly 0
@@ -70,7 +69,7 @@ class LayerStats:
     inactive_units: int = 0    # the same on >= 99% of the rows (dead units included)
     active_rate: float = 1.0   # fraction of (row, unit) entries with a nonzero output or slope
     zero_weight_units: int = 0  # units whose incoming weights are all exactly 0
-    saturated_units: int = 0   # bounded units in their flat tails on >= 90% of the rows
+    saturated_units: int = 0   # hidden tanh/sigmoid units in their flat tails on >= half the rows
     distinct_units: int = 0    # units whose incoming weights and bias are identical count once
     nonfinite: bool = False    # NaN or inf in z or f(z)
 
@@ -176,7 +175,7 @@ def _layer_stats(l, L, net, below, z, a, delta, grad) -> LayerStats:
     dead = (rows_passing == 0) & ~zero_cols
     inactive = (rows_passing <= INACTIVE_ROWS) & ~zero_cols
     saturated = 0
-    if act.name in BOUNDED:
+    if act.name in BOUNDED and l < L - 1:   # a confident output unit is the goal, not a fault
         flat = slope < SATURATION_SLOPE * BOUNDED[act.name]
         saturated = int(np.sum(np.mean(flat, axis=0) >= SATURATED_ROWS))
     per_unit_std = np.std(a, axis=0) if a.shape[0] > 1 else np.zeros(units)
@@ -220,7 +219,8 @@ def distinct_units(W: Array, b: Array, rtol: float = DISTINCT_RTOL) -> int:
     scale = float(np.max(np.abs(cols))) if cols.size else 0.0
     if scale == 0.0:
         return 1
-    tol = rtol * scale
+    cols = cols / scale                                                 # entries in [-1, 1]
+    tol = rtol
     # a fixed, generic direction: equal columns project equally, different ones almost never
     direction = np.random.default_rng(0).standard_normal(cols.shape[1])
     proj = cols @ direction
@@ -253,14 +253,15 @@ class InputStats:
     @property
     def magnitude(self) -> Array:
         """sqrt(mean^2 + std^2): the RMS size of each feature's values."""
-        return np.sqrt(self.mean * self.mean + self.std * self.std)
+        return np.hypot(self.mean, self.std)
 
 
 def input_stats(X: Array, names=None) -> InputStats:
     """Feature means and stds of ``X`` (n, d), in float64."""
     X = np.asarray(X, dtype=np.float64)
     names = list(names) if names is not None else [f"column {j}" for j in range(X.shape[1])]
-    return InputStats(X.mean(axis=0), X.std(axis=0), [str(s) for s in names])
+    with np.errstate(all="ignore"):     # values near 1e308 overflow the sums: inf is the answer
+        return InputStats(X.mean(axis=0), X.std(axis=0), [str(s) for s in names])
 
 
 def uninformed_loss(net, Y: Array) -> float:
