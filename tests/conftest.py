@@ -7,6 +7,17 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread():
+    """One BLAS thread: the suite's matrices are small, and on a busy 2-core machine
+    OpenBLAS's spinning threads make small products many times slower.  Results do not
+    depend on it; nothing here is timed."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 class Split(NamedTuple):
     X_train: np.ndarray
     X_test: np.ndarray

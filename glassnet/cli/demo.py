@@ -99,6 +99,7 @@ class Run:
     act_std: list = field(default_factory=list)          # [epoch][hidden layer], 0 = init
     flat_fraction: list = field(default_factory=list)    # saturated or dead, [epoch][layer]
     distinct: list = field(default_factory=list)         # per hidden layer, after training
+    diverged: str | None = None                          # how training blew up, if it did
     after: str = ""                                      # the Monitor's verdict on the run
     after_report: str = ""
     seconds: float = 0.0
@@ -153,6 +154,7 @@ def train_one(label, spec, data, *, hidden, activation, epochs, batch_size, lear
     from ..doctor.stats import distinct_units
     from ..initializers import SymmetryWarning, lsuv
     from ..network import Network
+    from ..training import DivergenceError
     X_train, X_test, y_train, y_test = data
     run = Run(label, spec)
     start = time.perf_counter()
@@ -181,10 +183,14 @@ def train_one(label, spec, data, *, hidden, activation, epochs, batch_size, lear
     run.weights_start = [w.copy() for w in net.weights]
     probe = _probe_class()(run, X_test, y_test, on_epoch)
     monitor = doctor.Monitor(probe_size=256, seed=seed)
-    with np.errstate(all="ignore"):
-        history = net.fit(X_train, y_train, epochs=epochs, batch_size=batch_size,
-                          optimizer="sgd", learning_rate=learning_rate,
-                          callbacks=[probe, monitor])
+    try:
+        with np.errstate(all="ignore"):
+            history = net.fit(X_train, y_train, epochs=epochs, batch_size=batch_size,
+                              optimizer="sgd", learning_rate=learning_rate,
+                              callbacks=[probe, monitor])
+    except DivergenceError as exc:   # a story too: keep what was recorded before it
+        history = exc.history
+        run.diverged = f"the loss became {exc.value} in epoch {exc.epoch + 1}"
     # (snapshots, layers): at the first step, then after every epoch; hidden layers only
     run.act_std = monitor.history("post_std")[:, :-1].tolist()
     flat = "dead_fraction" if net.activations[0].name == "relu" else "saturated_fraction"
@@ -194,7 +200,7 @@ def train_one(label, spec, data, *, hidden, activation, epochs, batch_size, lear
         after = monitor.report()
     run.after = after.summary()
     run.after_report = str(after)
-    run.loss = [float(v) for v in history["loss"]]
+    run.loss = [float(v) for v in (history["loss"] if history is not None else [])]
     run.weights_end = [w.copy() for w in net.weights]
     run.distinct = [distinct_units(W, b) for W, b in zip(net.weights[:-1], net.biases[:-1])]
     run.seconds = time.perf_counter() - start
@@ -207,7 +213,9 @@ def lesson(run: Run, width: list) -> str:
     """One sentence on what happened, derived from the run's numbers."""
     acc = run.test_accuracy[-1] if run.test_accuracy else float("nan")
     moved = run.moved
-    hidden_moved = moved[:-1]
+    if run.diverged:
+        return (f"Training diverged ({run.diverged}); the network kept its last finite "
+                f"weights (test accuracy {acc:.0%}). Try a smaller --learning-rate.")
     if all(m == 0 for m in moved):
         return ("No weight moved at all (||W_end - W_start|| = 0 in every layer): every "
                 "hidden unit outputs 0, so no gradient reaches any weight and only the output "
@@ -216,17 +224,23 @@ def lesson(run: Run, width: list) -> str:
         return (f"The weights moved, but every hidden layer still has 1 distinct unit out of "
                 f"{width[0]}: identical units receive identical updates, so each layer works "
                 f"as a single unit. Test accuracy {acc:.0%}.")
-    if any(m == 0 for m in hidden_moved):
-        frozen = [i + 1 for i, m in enumerate(hidden_moved) if m == 0]
+    frozen = [i + 1 for i, m in enumerate(moved[:-1]) if m == 0]
+    if frozen:
         return f"Hidden layer(s) {frozen} never moved. Test accuracy {acc:.0%}."
     flat0 = run.flat_fraction[0] if run.flat_fraction else []
+    fell = len(run.loss) > 1 and run.loss[-1] < run.loss[0]
     if flat0 and max(flat0) >= 0.3:
         return (f"It starts with {max(flat0):.0%} of a hidden layer's units stuck in the flat "
-                "part of the activation, where gradients vanish; training loss still falls, "
-                f"but the network generalises worse: test accuracy {acc:.0%}.")
+                "part of the activation, where gradients vanish"
+                + ("; the training loss still falls" if fell else "")
+                + f", and it reaches {acc:.0%} test accuracy.")
     std0 = ", ".join(f"{v:.2f}" for v in run.act_std[0]) if run.act_std else "?"
-    return (f"Units start different and mostly unsaturated (hidden activation std {std0}), "
-            f"and it learns: test accuracy {acc:.0%}.")
+    start = (f"Units start different, few of them stuck where the activation is flat "
+             f"(hidden activation std {std0})")
+    if acc >= 0.8:
+        return f"{start}, and it learns: test accuracy {acc:.0%}."
+    return (f"{start}, yet it reaches only {acc:.0%} test accuracy; the Monitor says: "
+            f"{run.after}.")
 
 
 def _fmt_list(values, fmt) -> str:
@@ -353,7 +367,8 @@ def _write_results(path: Path, runs: list[Run], config: dict) -> None:
 
     from ..io import atomic_write
     doc = {"config": config, "runs": [{
-        "init": r.label, "test_accuracy": r.test_accuracy[-1], "final_loss": r.loss[-1],
+        "init": r.label, "test_accuracy": r.test_accuracy[-1],
+        "final_loss": r.loss[-1] if r.loss else None, "diverged": r.diverged,
         "distinct_units": r.distinct, "weights_moved": r.moved,
         "verdict": r.verdict, "monitor_verdict": r.after,
         "symmetry_warning": r.symmetry_warning is not None,

@@ -97,10 +97,6 @@ class Recording:
     def n_layers(self) -> int:
         return len(self.start.layers)
 
-    @property
-    def hidden_activations(self) -> list:
-        return [s.activation for s in self.start.hidden]
-
 
 class _Explained:
     """Layers an earlier rule already explained (with the code that did)."""
@@ -289,8 +285,8 @@ def _zero_source(S: list, l: int):
 
 
 def _no_update_and_dead(rec: Recording, explained: _Explained) -> list:
+    """Layers that never moved, grouped by what blocks them; dead layers from the start."""
     S = rec.start.layers
-    L = len(S)
     groups: dict[str, list] = {}
     for l in _stuck_layers(rec):
         kind, where = _blocker(S, l)
@@ -319,8 +315,8 @@ def _no_update_and_dead(rec: Recording, explained: _Explained) -> list:
             fix = "Check the data (all-zero columns) and the layer below: it outputs only zeros."
         else:
             message = (f"The weights of {layer_words(layers)} never moved during the run: "
-                       "their gradient was exactly zero at every step, although the error "
-                       "reaching them and their inputs are not all zero.")
+                       "their gradient (inputs x back-propagated error) was exactly zero at "
+                       "every step, with no all-zero weights or dead layer to explain it.")
             fix = ("Check the learning rate (a step that rounds to nothing) and any frozen or "
                    "hand-set parameters.")
         findings.append(Finding("no_update", "error", layers, message, fix,
@@ -440,8 +436,11 @@ def _dead_cause(rec: Recording, group) -> tuple:
 # --- symmetric units --------------------------------------------------------------------------
 
 def _symmetric_units(rec: Recording, explained: _Explained) -> list:
-    # symmetric at the start and still symmetric at the end: gradient descent never makes
-    # distinct units identical, and random weights above would make identical ones differ
+    """Hidden layers with identical units at the start and still at the end of the run.
+
+    Gradient descent never makes distinct units identical, and random weights above make
+    identical ones differ at the first step; so copies that last are a symmetric init's.
+    """
     snap = rec.end if rec.end is not None and rec.end.finite else rec.start
     start = {s.layer: s for s in rec.start.hidden}
     group = [s for s in snap.hidden
@@ -457,7 +456,6 @@ def _symmetric_units(rec: Recording, explained: _Explained) -> list:
                        for s in group)
     moved = rec.end is not None and any(
         rec.weight_change[s.layer - 1] > 0 for s in group)
-    began = True
     message = (f"Symmetric units ({counts}): units whose incoming weights and bias are "
                "identical compute the same value and, as the weights leaving them are "
                "identical too, receive the same gradient, so they stay copies of each other")
@@ -465,9 +463,8 @@ def _symmetric_units(rec: Recording, explained: _Explained) -> list:
         message += " even though the weights do move"
     message += (". " + ("Each layer works as a single unit." if one else
                         "The copies add nothing to the layer's capacity."))
-    if began:
-        message += (" They were identical from the start: a constant (or zero) "
-                    "initialization gives every unit the same weights.")
+    message += (" They were identical from the start: a constant (or zero) initialization "
+                "gives every unit the same weights.")
     acts = sorted({s.activation for s in group})
     return [Finding(
         "symmetric_units", severity, layers, message,
