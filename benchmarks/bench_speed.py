@@ -499,7 +499,9 @@ def memory_benchmark(args, log) -> dict:
     print(f"  added by fit (peak - before) {res['extra_during_fit_mb']:9.1f} MB  "
           f"= {res['extra_over_data']:.2f} x the data")
     print(f"  bound: 2 x data + model      {res['bound_mb']:9.1f} MB  -> "
-          f"{'PASS' if res['pass'] else 'FAIL'}")
+          f"{'PASS' if res['pass'] else 'FAIL'} (what fit adds, over the data already held)")
+    print(f"  peak - RSS before the data   {res['peak_rss_mb'] - res['rss_before_data_mb']:9.1f} MB"
+          f"  = {res['peak_over_data_incl_data']:.2f} x the data (the data itself included)")
     return res
 
 
@@ -539,6 +541,31 @@ def machine_info() -> dict:
     except ImportError:
         pass
     return info
+
+
+def machine_load() -> dict:
+    """The 1-minute load average and, where the kernel has it, the CPU pressure (PSI)."""
+    load = {}
+    try:
+        load["loadavg_1min"] = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        pass
+    try:
+        with open("/proc/pressure/cpu") as f:
+            some = f.readline().split()           # some avg10=.. avg60=.. avg300=.. total=..
+        load["cpu_pressure_avg10"] = float(some[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return load
+
+
+def warn_if_busy(load: dict, cores: int, when: str) -> None:
+    busy = load.get("loadavg_1min", 0) > 0.5 * cores or load.get("cpu_pressure_avg10", 0) > 10
+    if busy:
+        print(f"  warning ({when}): the machine is busy (load average "
+              f"{load.get('loadavg_1min', float('nan')):.1f} on {cores} cores, CPU pressure "
+              f"{load.get('cpu_pressure_avg10', float('nan')):.0f}%): timings are noisy and "
+              "multi-threaded rows (BLAS, torch) suffer most; rerun on a quiet machine.")
 
 
 def print_machine(info: dict) -> None:
@@ -654,7 +681,9 @@ def main(argv=None) -> int:
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     info = machine_info()
+    info["load_before"] = machine_load()
     print_machine(info)
+    warn_if_busy(info["load_before"], info["cpu_count"] or 1, "before the run")
     payload = {"benchmark": "bench_speed", "time": stamp, "machine": info,
                "argv": sys.argv[1:], "regimes": {}}
     if args.memory:
@@ -676,6 +705,7 @@ def main(argv=None) -> int:
             payload["regimes"][r.name] = res
             print_regime(r.name, res)
         payload["wall_seconds"] = round(time.perf_counter() - t0, 1)
+        info["load_after"] = machine_load()     # includes this benchmark's own load
         print(f"\n(benchmark wall time {payload['wall_seconds']:.0f} s)")
         out = args.out or os.path.join(RESULTS, f"speed-{stamp}.json")
     write_json(out, payload)

@@ -84,7 +84,10 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None) -> Iterato
         raise GlassnetError(f"Cannot write {str(path)!r}: it is a folder, not a file.")
     if "b" not in mode and encoding is None:
         encoding = "utf-8"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:   # a read-only folder, no permission, no space
+        raise GlassnetError(f"Cannot write {str(path)!r}: {exc.strerror or exc}.") from None
     try:
         with os.fdopen(fd, mode, encoding=encoding,
                        **({} if "b" in mode else {"newline": ""})) as f:

@@ -100,17 +100,38 @@ class Neuro(Network):
         X, Y, _ = self._check_pair(x, y)
         n = X.shape[0]
         history = History()
-        for epoch in range(epochs):
-            index = self.rng.permutation(n)
-            X_epoch, Y_epoch = X[index], Y[index]
-            total = 0.0
-            for start in range(0, n, batch_size):
-                xb, yb = X_epoch[start:start + batch_size], Y_epoch[start:start + batch_size]
-                loss = self._train_batch(xb, yb)          # grads = x^T error / len(batch)
-                total += loss * xb.shape[0]
-                if not quiet:
-                    out = self._workspace(xb.shape[0]).a[-1]
-                    print("loss = ", np.linalg.norm(out - yb))
-                self.params -= self.learning_rate * self.grads
-            history.record(epoch, loss=total / n)
+        snapshot = np.empty_like(self.params)
+        n_batches = -(-n // batch_size)
+        # overflow is detected below (non-finite loss or weights), not warned about
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for epoch in range(epochs):
+                np.copyto(snapshot, self.params)      # the last known finite weights
+                index = self.rng.permutation(n)
+                X_epoch, Y_epoch = X[index], Y[index]
+                total = 0.0
+                for batch, start in enumerate(range(0, n, batch_size)):
+                    xb, yb = X_epoch[start:start + batch_size], Y_epoch[start:start + batch_size]
+                    loss = self._train_batch(xb, yb)          # grads = x^T error / len(batch)
+                    if not np.isfinite(loss):
+                        self._diverged(snapshot, history, epoch, epochs, batch, n_batches)
+                    total += loss * xb.shape[0]
+                    if not quiet:
+                        out = self._workspace(xb.shape[0]).a[-1]
+                        print("loss = ", np.linalg.norm(out - yb))
+                    self.params -= self.learning_rate * self.grads
+                if not np.all(np.isfinite(self.params)):
+                    self._diverged(snapshot, history, epoch, epochs, n_batches - 1, n_batches)
+                history.record(epoch, loss=total / n)
         return history
+
+    def _diverged(self, snapshot, history, epoch, epochs, batch, n_batches):
+        """Put back the epoch's starting weights and say where training diverged."""
+        from .training import DivergenceError
+        np.copyto(self.params, snapshot)
+        lr = self.learning_rate
+        raise DivergenceError(
+            f"Training diverged at epoch {epoch + 1}/{epochs}, batch {batch + 1}/{n_batches}: "
+            "the loss or the weights became non-finite. The weights were restored to those at "
+            f"the start of epoch {epoch + 1} (all finite). The learning rate was {lr:.4g}; a "
+            f"rate that is too high is the usual cause: try {lr / 10:.4g} (divided by 10).",
+            epoch=epoch, batch=batch, history=history, learning_rate=lr)

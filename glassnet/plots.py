@@ -9,8 +9,8 @@ matplotlib is imported inside the functions (it is an optional extra: ``glassnet
 >>> net = glassnet.Network([2, 4, 2], seed=0)
 >>> h = net.fit(np.eye(2), [0, 1], epochs=3)
 >>> fig = history(h)
->>> len(fig.axes)
-1
+>>> [ax.get_ylabel() for ax in fig.axes]
+['loss']
 """
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ def _style(ax, title: str | None = None, xlabel: str | None = None,
         ax.set_title(title, fontsize=11)
     if xlabel:
         ax.set_xlabel(xlabel)
+        if "epoch" in xlabel or "layer" in xlabel:
+            from matplotlib.ticker import MaxNLocator
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if ylabel:
         ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3, linewidth=0.6)
@@ -69,26 +72,31 @@ def png_bytes(fig) -> bytes:
 # --- training curves --------------------------------------------------------------------------
 
 def history(hist, title: str = "Training history"):
-    """Every loss-like series of a :class:`glassnet.History` (loss, val_loss) against epoch,
-    and accuracy-like series on a second axis when present."""
+    """A :class:`glassnet.History` against epoch: the losses (``loss``, ``val_loss``) on the
+    left; metrics (``accuracy``, ``val_accuracy``, ...) and a learning rate that changes, on
+    further panels."""
     data = hist.to_dict() if hasattr(hist, "to_dict") else dict(hist)
     epochs = data.pop("epochs", None)
-    losses = {k: v for k, v in data.items() if "loss" in k and v}
-    others = {k: v for k, v in data.items() if k not in losses and v}
-    fig = _figure(7, 4)
-    ax = fig.add_subplot(1, 2 if others else 1, 1)
-    for key, values in losses.items():
-        x = np.arange(1, len(values) + 1) if epochs is None else np.asarray(epochs) + 1
-        ax.plot(x[:len(values)], values, label=key, linewidth=1.8)
-    _style(ax, title, "epoch", "loss")
-    _log_if_wide(ax, [v for vs in losses.values() for v in vs])
-    ax.legend(frameon=False)
-    if others:
-        ax2 = fig.add_subplot(1, 2, 2)
-        for key, values in others.items():
-            ax2.plot(np.arange(1, len(values) + 1), values, label=key, linewidth=1.8)
-        _style(ax2, "Metrics", "epoch")
-        ax2.legend(frameon=False)
+    data.pop("interrupted", None)
+    series = {k: [float(x) for x in v] for k, v in data.items()
+              if isinstance(v, (list, tuple)) and v}
+    rates = series.pop("learning_rate", None)
+    losses = {k: v for k, v in series.items() if "loss" in k}
+    others = {k: v for k, v in series.items() if k not in losses}
+    panels = [("loss", losses)] + ([("metrics", others)] if others else [])
+    if rates and len(set(rates)) > 1:
+        panels.append(("learning rate", {"learning_rate": rates}))
+    fig = _figure(4.2 * len(panels) + 1.5, 3.8)
+    for i, (label, group) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        for key, values in group.items():
+            x = (np.arange(len(values)) if epochs is None else np.asarray(epochs)[:len(values)]) + 1
+            ax.plot(x, values, label=key, linewidth=1.8,
+                    linestyle="--" if key.startswith("val_") else "-")
+        _style(ax, title if i == 0 else None, "epoch", label)
+        if label == "loss":
+            _log_if_wide(ax, [v for vs in group.values() for v in vs])
+        ax.legend(frameon=False)
     return fig
 
 
@@ -288,7 +296,6 @@ def depth_profiles(panels: Mapping[str, Mapping[str, np.ndarray]], *, title: str
         if stat in log:
             _log_axis(ax)
         _style(ax, stat, "layer (1 = first hidden)")
-        ax.xaxis.get_major_locator().set_params(integer=True)
     handles, labels = fig.axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", frameon=False)
     fig.suptitle(title, fontsize=12, fontweight="bold")

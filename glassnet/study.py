@@ -365,7 +365,11 @@ def write_outputs(out, results: Sequence[dict], config: StudyConfig, *,
     from .io import atomic_write
     from .report import HtmlReport
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GlassnetError(f"Cannot create the output folder {str(out)!r}: "
+                            f"{exc.strerror or exc}.") from None
     depth, curves, summary = tables(results)
     paths = {}
     for name, frame in (("depth.csv", depth), ("curves.csv", curves), ("summary.csv", summary)):

@@ -372,7 +372,14 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
     ctx.n_batches = -(-run.batches.m // batch_size)
     run.progress = _progress(verbose, epochs, ctx.n_batches)
     if loaded is not None:
-        _restore(net, run, loaded, checkpoint)
+        try:
+            _restore(net, run, loaded, checkpoint)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, GlassnetError):
+                raise
+            raise GlassnetError(f"checkpoint {str(checkpoint)!r} is damaged or was edited "
+                                f"({type(exc).__name__}: {exc}); delete it or pass "
+                                "resume=False to start over.") from None
     return run
 
 
@@ -493,24 +500,11 @@ def _stateful(callbacks) -> list:
 
 
 def _restore(net, run: _Run, loaded, path) -> None:
+    """Put the checkpoint's state into the network, the optimizer, the history, the callbacks."""
     meta = loaded.meta
     if loaded.params.shape != net.params.shape:
         raise GlassnetError(f"checkpoint {str(path)!r} holds {loaded.params.size} parameters; "
                             f"this network has {net.params.size}.")
-    net.params[...] = loaded.params
-    net.rng.bit_generator.state = meta["rng_state"]
-    net._needs_data_init = False
-    run.state = run.ctx.state = _opt.load_state_leaves(run.opt.init(net.params),
-                                                       loaded.opt_leaves)
-    run.ctx.history = History._from_state(meta["history"])
-    run.ctx.history.interrupted, run.ctx.history.stopped_at = False, None
-    position = meta["position"]
-    run.start_epoch, run.start_batch = int(position["epoch"]), int(position["batch"])
-    run.ctx.step = int(position["step"])
-    run.total = float(position["total"])
-    run.order = loaded.order
-    run.completed = bool(position["completed"])
-    run.stopping = bool(position.get("stopping", False))
     stateful = _stateful(run.callbacks)
     saved = [s for s in loaded.callbacks if s is not None]
     if len(saved) != len(stateful) or any(s["class"] != type(cb).__name__
@@ -519,8 +513,25 @@ def _restore(net, run: _Run, loaded, path) -> None:
                             f"{[s['class'] for s in saved]} but this run has "
                             f"{[type(cb).__name__ for cb in stateful]}. Pass the same callbacks "
                             "(and early_stopping settings), or resume=False to start over.")
-    for cb, state in zip(stateful, saved):
-        cb.set_state(state)
+    state = _opt.load_state_leaves(run.opt.init(net.params), loaded.opt_leaves)
+    type(net.rng.bit_generator)().state = meta["rng_state"]      # readable? (raises if not)
+    history = History._from_state(meta["history"])
+    position = meta["position"]
+    # every check passed: from here on the network changes
+    net.params[...] = loaded.params
+    net.rng.bit_generator.state = meta["rng_state"]
+    net._needs_data_init = False
+    run.state = run.ctx.state = state
+    run.ctx.history = history
+    history.interrupted, history.stopped_at = False, None
+    run.start_epoch, run.start_batch = int(position["epoch"]), int(position["batch"])
+    run.ctx.step = int(position["step"])
+    run.total = float(position["total"])
+    run.order = loaded.order
+    run.completed = bool(position["completed"])
+    run.stopping = bool(position.get("stopping", False))
+    for cb, cb_state in zip(stateful, saved):
+        cb.set_state(cb_state)
     if run.progress is not None and hasattr(run.progress, "note"):
         where = "finished run" if run.completed else \
             f"epoch {run.start_epoch + 1}, batch {run.start_batch + 1}"

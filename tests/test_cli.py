@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import base64
 import html.parser
+import io
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -283,7 +283,7 @@ def test_binary_boolean_target_and_regression(tmp_path):
     assert meta["task"] == "regression" and meta["classes"] is None
     assert meta["training"]["metrics"]["validation"]["r2"] > 0.3
     proc = ok(glassnet_cmd("predict", "db.glassnet", "db.csv", cwd=tmp_path))
-    pred = pd.read_csv(__import__("io").StringIO(proc.stdout))
+    pred = pd.read_csv(io.StringIO(proc.stdout))
     assert list(pred.columns) == ["target"]
     # predictions are in the target's own units (the target scaling is undone)
     assert abs(pred["target"].mean() - db["target"].mean()) < 0.2 * db["target"].std()
@@ -299,7 +299,7 @@ def test_a_model_saved_by_the_library_predicts_from_csv(tmp_path, iris_scaled):
     net.save(tmp_path / "lib.glassnet")
     pd.DataFrame(X, columns=["a", "b", "c", "d"]).to_csv(tmp_path / "x.csv", index=False)
     proc = ok(glassnet_cmd("predict", "lib.glassnet", "x.csv", "--proba", cwd=tmp_path))
-    pred = pd.read_csv(__import__("io").StringIO(proc.stdout))
+    pred = pd.read_csv(io.StringIO(proc.stdout))
     assert list(pred.columns) == ["prediction", "proba_0", "proba_1", "proba_2"]
     assert np.array_equal(pred["prediction"].to_numpy(), net.predict(X))
     assert np.array_equal(pred[["proba_0", "proba_1", "proba_2"]].to_numpy(),
@@ -420,3 +420,31 @@ def test_bad_model_files_and_options(small):
                        cwd=tmp_path), "does not exist")
     fails(glassnet_cmd("train", "d.csv", "--target", "label", "--init", "bogus",
                        cwd=tmp_path), "Unknown init 'bogus'")
+
+
+# --- the plotting and report helpers the commands use ---------------------------------------
+
+def test_history_figure_and_html_report(tmp_path, iris_scaled):
+    from glassnet import plots
+    from glassnet.report import HtmlReport
+    X, y = iris_scaled
+    net = glassnet.Network([4, 8, 3], seed=0)
+    hist = net.fit(X, y, epochs=6, optimizer="adam", metrics=["accuracy"],
+                   validation_split=0.2)
+    fig = plots.history(hist)
+    axes = fig.axes
+    assert [ax.get_ylabel() for ax in axes] == ["loss", "metrics"]
+    lines = {line.get_label(): line.get_ydata() for line in axes[0].get_lines()}
+    assert np.allclose(lines["loss"], hist["loss"]) and np.allclose(lines["val_loss"],
+                                                                    hist["val_loss"])
+    png = plots.save_png(fig, tmp_path / "h.png")
+    assert png.startswith(PNG) and (tmp_path / "h.png").read_bytes() == png
+    page = HtmlReport("A <title> & more", "sub")
+    page.table(["a", "b"], [["<x>", 0.123456789], [True, 3]], row_classes=["good", None])
+    page.figure(png, "cap <i>", file_name="h.png")
+    page.details("why", "line 1\nline <2>")
+    page.write(tmp_path / "index.html")
+    text = (tmp_path / "index.html").read_text()
+    assert "&lt;x&gt;" in text and "<x>" not in text and "A &lt;title&gt; &amp; more" in text
+    assert '<td class="num">0.1235</td>' in text and '<tr class="good">' in text
+    assert len(_check_page(tmp_path).images) == 1

@@ -25,14 +25,14 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import glassnet as gn
 from glassnet import GlassnetError, activations, initializers
 
 EXPLORE = bool(os.environ.get("GLASSNET_HYPOTHESIS_EXPLORE"))
-PROPS = settings(max_examples=400 if EXPLORE else 40, deadline=None, derandomize=not EXPLORE,
+PROPS = settings(max_examples=400 if EXPLORE else 60, deadline=None, derandomize=not EXPLORE,
                  database=None, suppress_health_check=list(HealthCheck))
 
 N_FEATURES = 4
@@ -407,11 +407,13 @@ def test_fit_data(kind, dtype, X, data):
     n = _n_rows(X)
     y = _targets_for(kind, data.draw(labels(n), label="y"))
     before = net.params.copy()
-    ok, history = attempt(lambda: net.fit(X, y, epochs=2, batch_size=2, learning_rate=0.05),
-                          "X", "y")
+    ok, result = attempt(lambda: net.fit(X, y, epochs=2, batch_size=2, learning_rate=0.05),
+                         "X", "y", "diverged")
     assert all_finite(net.params)
     if ok:
-        assert len(history.loss) == 2 and all_finite(history.loss)
+        assert len(result.loss) == 2 and all_finite(result.loss)
+    elif isinstance(result, gn.DivergenceError):   # huge values: stopped, weights restored
+        assert 0 <= result.epoch < 2 and len(result.history) == result.epoch
     else:  # refused before training: the network is untouched
         np.testing.assert_array_equal(net.params, before)
 
@@ -427,6 +429,83 @@ def test_fit_options(option, data):
     assert all_finite(net.params)
     if ok:
         assert all_finite(history.loss)
+
+
+def _iris(rows=60, scale=1.0):
+    """Standardized iris rows (every class), times ``scale``: real data for the properties."""
+    from sklearn.datasets import load_iris
+    X, y = load_iris(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    pick = np.random.default_rng(0).permutation(len(X))[:rows]
+    return X[pick] * scale, y[pick]
+
+
+def _divergence_net(kind, dtype, seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gn.SymmetryWarning)
+        if kind == "softmax":
+            return gn.Network([4, 16, 3], activation="relu", seed=seed, dtype=dtype)
+        if kind == "sigmoid":
+            return gn.Network([4, 16, 1], activation="tanh", seed=seed, dtype=dtype)
+        return gn.Network([4, 16, 1], activation="relu", output="identity",
+                          loss="squared_error", seed=seed, dtype=dtype)
+
+
+@settings(PROPS, max_examples=200 if EXPLORE else 60)
+@given(learning_rate=st.floats(-3, 6).map(lambda e: 10.0 ** e),   # log-uniform 1e-3 .. 1e6
+       optimizer=st.sampled_from(gn.optimizers.NAMES),
+       kind=network_kinds, dtype=dtypes, scale=st.sampled_from([1.0, 1.0, 1e3, 1e8]),
+       seed=st.integers(0, 3))
+def test_fit_never_leaves_nan_whatever_the_learning_rate(learning_rate, optimizer, kind, dtype,
+                                                         scale, seed):
+    """Either training works, or a DivergenceError says where and the weights are the last
+    finite ones: exactly those of a run stopped before the epoch that diverged."""
+    X, y = _iris(scale=scale)
+    if kind == "sigmoid":
+        y = (y == 2).astype(int)
+    elif kind == "regressor":
+        y = X[:, 3] * 2.0 + 1.0
+    options = dict(batch_size=16, optimizer=optimizer, learning_rate=learning_rate)
+    net = _divergence_net(kind, dtype, seed)
+    with strict():
+        try:
+            history = net.fit(X, y, epochs=3, **options)
+        except gn.DivergenceError as err:
+            event(f"diverged in epoch {err.epoch + 1}")
+            message = str(err)
+            assert all_finite(net.params), "the network was left holding NaN or inf"
+            assert 0 <= err.epoch < 3 and 0 <= err.batch < 4
+            assert f"epoch {err.epoch + 1}/3" in message and f"batch {err.batch + 1}/4" in message
+            assert "learning rate" in message.lower()
+            assert len(err.history) == err.epoch and all_finite(err.history.loss)
+            replay = _divergence_net(kind, dtype, seed)
+            if err.epoch:
+                replay.fit(X, y, epochs=err.epoch, **options)
+            np.testing.assert_array_equal(net.params, replay.params)
+        else:
+            event("trained")
+            assert len(history.loss) == 3 and all_finite(history.loss, net.params)
+    # finite weights can still be so large that the output overflows: refused, never NaN
+    ok, out = attempt(lambda: net.predict(X), "X")
+    if ok:
+        assert out.shape == (len(X),) and all_finite(out)
+
+
+def test_divergence_property_sees_both_outcomes():
+    """The property above is not vacuous: the same setup trains at 1e-2 and diverges at 1e6."""
+    X, y = _iris()
+    net = _divergence_net("softmax", "float64", 0)
+    with strict():
+        history = net.fit(X, y, epochs=3, batch_size=16, optimizer="sgd", learning_rate=1e-2)
+    assert history.loss[-1] < history.loss[0]
+    net = _divergence_net("regressor", "float32", 0)
+    with strict(), pytest.raises(gn.DivergenceError):
+        net.fit(X * 1e3, X[:, 3], epochs=3, batch_size=16, optimizer="sgd", learning_rate=1e6)
+    assert all_finite(net.params)
+    neuro = gn.Neuro([4, 6, 3], 1e6, [3, 0], seed=0, quiet=True)
+    with strict(), pytest.raises(gn.DivergenceError):
+        neuro.fit(X * 1e3, np.eye(3)[y], 3, 16)
+    assert all_finite(neuro.params)
 
 
 # --- Neuro, the hand-written API --------------------------------------------------------------
@@ -452,10 +531,34 @@ def test_neuro_fit(x, data, epochs, batch_size):
     n = _n_rows(x)
     y = data.draw(st.one_of(values((n, 2)), values((n,)), values((n, 3))), label="y")
     ok, history = attempt(lambda: net.fit(x, y, epochs, batch_size), "x", "X", "y", "epochs",
-                          "batch_size")
+                          "batch_size", "diverged")
     assert all_finite(net.params)
     if ok:
         assert len(history.loss) == epochs and all_finite(history.loss)
+
+
+@settings(PROPS, max_examples=200 if EXPLORE else 60)
+@given(learning_rate=st.floats(-3, 7).map(lambda e: 10.0 ** e),
+       activators=st.sampled_from([1, 2, 3, [3, 0], [2, 1]]), scale=st.sampled_from([1.0, 1e3]),
+       batch_size=st.sampled_from([1, 16, 60]))
+def test_neuro_fit_never_leaves_nan(learning_rate, activators, scale, batch_size):
+    X, y = _iris(scale=scale)
+    Y = np.eye(3)[y]
+    net = gn.Neuro([4, 6, 3], learning_rate, activators, seed=0, quiet=True)
+    with strict():
+        try:
+            history = net.fit(X, Y, 3, batch_size)
+        except gn.DivergenceError as err:
+            event("diverged")
+            assert all_finite(net.params) and len(err.history) == err.epoch
+            assert f"epoch {err.epoch + 1}/3" in str(err) and "learning rate" in str(err)
+            replay = gn.Neuro([4, 6, 3], learning_rate, activators, seed=0, quiet=True)
+            if err.epoch:
+                replay.fit(X, Y, err.epoch, batch_size)
+            np.testing.assert_array_equal(net.params, replay.params)
+        else:
+            event("trained")
+            assert all_finite(net.params, history.loss)
 
 
 # --- initializers and activations ---------------------------------------------------------------
@@ -532,3 +635,144 @@ def test_activations_get_and_activator(key, params, z):
     if ok:
         with strict():
             assert all_finite(act.function()(z), act.derivative()(z))
+
+
+# --- the scikit-learn estimators -----------------------------------------------------------------
+
+#: sklearn's own validation messages speak of "array", "samples", "features", "Input" ...
+SKLEARN_WORDS = ("X", "y", "sample_weight", "array", "samples", "sample", "features", "feature",
+                 "classes", "class", "Input", "input", "dtype", "diverged", "NaN", "labels",
+                 "target", "values")
+
+ESTIMATOR_PARAMS = {
+    "hidden_layer_sizes": st.one_of(st.lists(st.integers(-1, 4), max_size=3).map(tuple),
+                                    st.sampled_from([0, 3, "5", None, (2.5,), [(3,)], True])),
+    "activation": hostile_names,
+    "init": init_specs,
+    "optimizer": hostile_names,
+    "learning_rate": st.one_of(st.floats(-1, 10), st.sampled_from([0.0, np.nan, np.inf, "0.1",
+                                                                   None, 1e30])),
+    "alpha": st.one_of(st.floats(-1, 1), st.sampled_from([np.nan, np.inf, "0", None])),
+    "batch_size": st.one_of(st.integers(-1, 100), st.sampled_from(["auto", "all", 2.5, None])),
+    "max_iter": st.one_of(st.integers(-1, 3), st.sampled_from([1.5, "3", None])),
+    "random_state": st.one_of(st.integers(-2, 5), st.sampled_from(["0", 1.5, None, True])),
+    "dtype": st.sampled_from(["float32", "float16", "int", None, np.float32, "x"]),
+    "schedule": hostile_names,
+    "validation_fraction": st.one_of(st.floats(-1, 2), st.sampled_from([np.nan, "0.1"])),
+    "early_stopping": st.sampled_from([True, False, "yes", 1, None]),
+}
+
+
+def _estimator(kind, **params):
+    from glassnet.sklearn import GlassClassifier, GlassRegressor
+    base = dict(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    cls = GlassClassifier if kind == "classifier" else GlassRegressor
+    return cls(**{**base, **params})
+
+
+@contextlib.contextmanager
+def quiet_sklearn():
+    from sklearn.exceptions import ConvergenceWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="Got `batch_size` larger")
+        yield
+
+
+@PROPS
+@given(kind=st.sampled_from(["classifier", "regressor"]),
+       param=st.sampled_from(sorted(ESTIMATOR_PARAMS)), data=st.data())
+def test_estimator_hyperparameters(kind, param, data):
+    value = data.draw(ESTIMATOR_PARAMS[param], label=param)
+    if param == "init":
+        value = _callable_init(value)
+    X, y = _iris(rows=30)
+    target = y if kind == "classifier" else X[:, 3]
+    est = _estimator(kind, **{param: value})
+    names = (param, "init", "activation", "classes", "diverged", "hidden_layer_sizes")
+    with quiet_sklearn():
+        ok, fitted = attempt(lambda: est.fit(X[:, :3], target), *names)
+        if ok:
+            ok, pred = attempt(lambda: fitted.predict(X[:, :3]), "X", "output")
+            if ok:
+                assert pred.shape == (30,) and (kind == "classifier" or all_finite(pred))
+
+
+@PROPS
+@given(kind=st.sampled_from(["classifier", "regressor"]), X=inputs(), data=st.data())
+def test_estimator_fit_data(kind, X, data):
+    n = _n_rows(X)
+    y = data.draw(st.one_of(labels(n), values((n,)), st.sampled_from(
+        [np.array(["cat", "dog", "cat", "emu", "dog"][:n]), np.array([True, False] * 3)[:n]])),
+                  label="y")
+    est = _estimator(kind)
+    with quiet_sklearn():
+        ok, fitted = attempt(lambda: est.fit(X, y), *SKLEARN_WORDS)
+    if ok:
+        assert all_finite(fitted.network_.params)
+        ok, pred = attempt(lambda: fitted.predict(X), *SKLEARN_WORDS)
+        if ok:
+            assert len(pred) == n
+
+
+@PROPS
+@given(kind=st.sampled_from(["classifier", "regressor"]),
+       columns=st.sampled_from([2, 3, 4, 5]), X=inputs())
+def test_estimator_predict_after_fit(kind, columns, X):
+    """Wrong feature counts, and every hostile X, at predict time after a good fit."""
+    Xg, y = _iris(rows=40)
+    est = _estimator(kind)
+    with quiet_sklearn():
+        est.fit(Xg[:, :N_FEATURES], y if kind == "classifier" else Xg[:, 3])
+    wrong = np.random.default_rng(0).normal(size=(3, columns))
+    methods = ["predict", "score"] + (["predict_proba"] if kind == "classifier" else [])
+    for candidate in (wrong, X):
+        for method in methods:
+            call = (lambda: est.score(candidate, np.zeros(len(candidate)))) \
+                if method == "score" else (lambda: getattr(est, method)(candidate))
+            if method == "score" and _n_rows(candidate) == 2 and not isinstance(candidate, (
+                    list, np.ndarray)):
+                continue
+            ok, out = attempt(call, *SKLEARN_WORDS)
+            if ok and method != "score":
+                assert len(out) == _n_rows(candidate) and all_finite(out)
+            if columns != N_FEATURES and candidate is wrong:
+                assert not ok and _names(str(out), "features")
+
+
+def test_estimator_unseen_labels_and_unfitted():
+    from glassnet.sklearn import GlassClassifier, NotFittedError
+    X, y = _iris(rows=40)
+    clf = GlassClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        clf.predict(X)
+    assert issubclass(NotFittedError, GlassnetError)
+    with pytest.raises(GlassnetError, match="classes"):
+        clf.partial_fit(X, y)                       # the first call must name every class
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(GlassnetError, match=r"classes \[7\]"):
+        clf.partial_fit(X, np.where(y == 2, 7, y))  # a label the stream never announced
+    with pytest.raises(GlassnetError, match="classes"):
+        clf.partial_fit(X, y, classes=[0, 1, 2, 3])
+    with quiet_sklearn(), pytest.raises(GlassnetError, match="one class"):
+        GlassClassifier(max_iter=2).fit(X, np.zeros(len(X)))
+
+
+@settings(PROPS, max_examples=200 if EXPLORE else 30)
+@given(learning_rate=st.floats(-2, 6).map(lambda e: 10.0 ** e),
+       optimizer=st.sampled_from(["sgd", "adam", "momentum"]),
+       kind=st.sampled_from(["classifier", "regressor"]))
+def test_estimator_never_left_holding_nan(learning_rate, optimizer, kind):
+    X, y = _iris(rows=40, scale=1e3)
+    est = _estimator(kind, learning_rate=learning_rate, optimizer=optimizer, standardize=False,
+                     max_iter=4, batch_size=10)
+    with quiet_sklearn(), strict():
+        try:
+            est.fit(X, y if kind == "classifier" else X[:, 3])
+        except gn.DivergenceError as err:
+            event("diverged")
+            assert "learning rate" in str(err).lower()
+        else:
+            event("trained")
+    net = est.__dict__.get("network_")
+    assert net is None or all_finite(net.params)

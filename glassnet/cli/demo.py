@@ -259,7 +259,10 @@ def _distinct_text(run: Run, width: list) -> str:
 
 def _table(runs: list[Run], width: list):
     from rich.table import Table
-    table = Table(title="One network, six initializations (digits, test set)",
+    count = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}.get(len(runs),
+                                                                                str(len(runs)))
+    table = Table(title=f"One network, {count} initialization{'s' * (len(runs) > 1)} "
+                        "(digits, test set)",
                   title_style="bold", header_style="bold")
     table.add_column("init")
     table.add_column("test acc", justify="right")
@@ -304,9 +307,10 @@ def _figures(runs: list[Run], activation: str, epochs: int) -> dict:
         plots.unit_images({r.label: r.weights_end[0] for r in runs}, n_units=8,
                           title="First-layer weights after training: 8 hidden units per init "
                                 "(red +, blue -, white 0)", notes=notes),
-        "Each image is one hidden unit's 64 incoming weights laid out as the 8x8 digit it "
-        "looks at. zeros: blank. constant: every unit the same picture. Random inits: each "
-        "unit a different stroke detector.")
+        "Each image is one hidden unit's 64 incoming weights laid out as the 8x8 image it "
+        "looks at. zeros: blank. constant: every unit the same picture. Random inits: every "
+        "unit different, each its own detector (the initial noise still shows; the next "
+        "figure subtracts it).")
     figs["first_layer_learned.png"] = (
         plots.unit_images({r.label: r.weights_end[0] - r.weights_start[0] for r in runs},
                           n_units=8, title="What training added to those weights: "
@@ -321,7 +325,8 @@ def _write_report(out: Path, runs, figs, config: dict, width, seconds: float) ->
     """index.html; ``figs`` maps a PNG's file name to (PNG bytes, caption)."""
     from ..report import HtmlReport
     r = HtmlReport("glassnet demo: why initialization matters",
-                   "One network, six initializations, the same data and optimizer.")
+                   f"One network, {len(runs)} initialization{'s' * (len(runs) > 1)}, the same "
+                   "data and optimizer.")
     r.paragraph(
         f"Data: scikit-learn's 8x8 handwritten digits, pixels scaled to [0, 1], "
         f"{config['n_train']} training and {config['n_test']} test images (fixed stratified "
@@ -401,7 +406,11 @@ def run(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise GlassnetError(f"--out {str(out)!r} is a file; the report needs a folder.")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GlassnetError(f"Cannot create the report folder {str(out)!r}: "
+                            f"{exc.strerror or exc}.") from None
     console = Console(stderr=True)
     if not console.is_terminal:
         console = Console(stderr=True, width=120)

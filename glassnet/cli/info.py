@@ -64,6 +64,9 @@ def run(args) -> int:
         ("dtype", net["dtype"]),
         ("seed", str(net.get("seed"))),
     ]
+    if net.get("class", "Network") != "Network":
+        extra = net.get("neuro") or {}
+        facts.append(("class", net["class"] + "".join(f", {k} {v}" for k, v in extra.items())))
     if net.get("bias_init") is not None:
         facts.append(("bias init", str(net["bias_init"])))
     if meta.get("task"):

@@ -1,0 +1,181 @@
+#!/usr/bin/env python
+"""Where an epoch of glassnet's training goes: GEMM, elementwise work, softmax, optimizer, Python.
+
+    python benchmarks/profile_step.py                    # large regime, float32
+    python benchmarks/profile_step.py --regime small --dtype float64
+
+Each part of a step is timed on its own, many times over, on the network's real workspace
+buffers after one real step (the library's own functions, not a re-implementation):
+
+  GEMM            the matrix products of a step alone (as bench_speed.py's limit)
+  bias add        z += b, every layer
+  activations     the hidden activations' apply (forward) and grad_inplace + multiply
+                  into delta (backward)
+  output          fused softmax + cross-entropy (value and probabilities) and dL/dz
+  bias gradients  the column sums of delta (a GEMV with a ones vector), every layer
+  optimizer       optimizer.update(grads, ...) and params += grads
+  data gather     the epoch's shuffled copy, divided over its steps
+
+then the whole ``_train_batch`` loop and the whole ``fit`` (1 epoch large, 20 small) are
+timed, and what is left,
+``fit`` minus the parts, is the fit loop's own Python and NumPy call overhead.  Times are
+the best of ``--repeats`` and are reported per step and as a share of the fit.  On a busy
+machine ``OPENBLAS_NUM_THREADS=1 ... --clock cpu`` gives steadier shares (of a one-thread run).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import glassnet  # noqa: E402
+from glassnet import network as _network  # noqa: E402
+from glassnet import optimizers as _opt  # noqa: E402
+
+
+CLOCK = time.perf_counter
+
+
+def best_time(fn, reps: int, repeats: int) -> float:
+    """Seconds per call: the best of ``repeats`` rounds of ``reps`` calls."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = CLOCK()
+        for _ in range(reps):
+            fn()
+        best = min(best, (CLOCK() - start) / reps)
+    return best
+
+
+def regime_data(regime: str, dtype: str):
+    if regime == "large":
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((60_000, 784), dtype=np.float32).astype(dtype)
+        y = rng.integers(0, 10, X.shape[0])
+        return X, y, [784, 256, 128, 10], 128
+    from sklearn.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(dtype), y, [64, 32, 10], 32
+
+
+def profile(regime: str, dtype: str, repeats: int) -> list:
+    X, y, sizes, bs = regime_data(regime, dtype)
+    net = glassnet.Network(sizes, activation="relu", dtype=dtype, seed=0)
+    Xc, Y, _ = net._check_pair(X, y)
+    n, steps = Xc.shape[0], -(-Xc.shape[0] // bs)
+    x, yb = Xc[:bs], Y[:bs]
+    net._train_batch(x, yb)                        # fills the workspace with real values
+    ws = net._workspaces[bs]
+    L = net.n_layers
+    reps = max(20, 20_000 // (sizes[1] * bs // 32))
+    parts = {}
+
+    # the matrix products alone, on the same buffers
+    def gemm():
+        a = x
+        for l in range(L):
+            np.dot(a, net.weights[l], out=ws.z[l])
+            a = ws.a[l]
+        for l in range(L - 1, -1, -1):
+            np.dot((ws.a[l - 1] if l else x).T, ws.delta[l], out=net._grad_w[l])
+            if l:
+                np.dot(ws.delta[l], net.weights[l].T, out=ws.delta[l - 1])
+    parts["GEMM (all products of a step)"] = best_time(gemm, reps, repeats)
+    net._train_batch(x, yb)
+
+    def bias_add():
+        for l in range(L):
+            ws.z[l] += net.biases[l]
+    parts["bias add"] = best_time(bias_add, reps, repeats)
+
+    hidden = net.activations[:-1]
+
+    def act_forward():
+        for l, act in enumerate(hidden):
+            act.apply(ws.z[l], ws.a[l])
+    parts["activations forward"] = best_time(act_forward, reps, repeats)
+
+    def act_backward():
+        for l, act in enumerate(hidden):
+            ws.delta[l] *= act.grad_inplace(ws.z[l], ws.a[l])
+            act.apply(ws.z[l], ws.a[l])            # put a back (timed separately, subtracted)
+    parts["activations backward"] = (best_time(act_backward, reps, repeats)
+                                     - parts["activations forward"])
+
+    def output():
+        net._output_delta(ws.z[-1], ws.a[-1], yb, None, ws.delta[-1], ws)
+    parts["softmax + cross-entropy + dL/dz"] = best_time(output, reps, repeats)
+
+    def bias_grads():
+        for l in range(L):
+            np.dot(ws.ones, ws.delta[l], out=net._grad_b[l])
+    parts["bias gradients (GEMV)"] = best_time(bias_grads, reps, repeats)
+
+    opt = _opt.get("sgd", 1.0)                    # lr 1: repeated steps keep their size
+    state = [opt.init(net.params)]
+    saved = net.params.copy()
+
+    def optimizer():
+        state[0] = opt.update(net.grads, state[0], net.params)
+        net.params += net.grads
+    parts["optimizer (sgd) + params += grads"] = best_time(optimizer, reps, repeats)
+    net.params[...] = saved
+
+    bx, by = np.empty_like(Xc), np.empty_like(Y)
+    order = net.rng.permutation(n)
+
+    def gather():
+        np.take(Xc, order, axis=0, out=bx, mode="clip")
+        np.take(Y, order, axis=0, out=by, mode="clip")
+    parts["data gather (per epoch, over its steps)"] = best_time(gather, 1, repeats) / steps
+
+    def train_batches():
+        for start in range(0, n, bs):
+            net._train_batch(Xc[start:start + bs], Y[start:start + bs])
+    whole_tb = best_time(train_batches, 1, repeats) / steps
+
+    epochs = 1 if regime == "large" else 20        # setting up a fit is amortised as it is in use
+
+    def fit():
+        net.fit(Xc, y, epochs=epochs, batch_size=bs, learning_rate=1e-3, optimizer="sgd")
+    whole_fit = best_time(fit, 1, repeats) / (steps * epochs)
+
+    rows = [(name, t) for name, t in parts.items()]
+    in_step = sum(t for name, t in rows if not name.startswith(("optimizer", "data")))
+    rows.append(("_train_batch: Python and call overhead", whole_tb - in_step))
+    rows.append(("fit loop: Python, callbacks, per-epoch work", whole_fit - whole_tb
+                 - parts["optimizer (sgd) + params += grads"]
+                 - parts["data gather (per epoch, over its steps)"]))
+    return rows, whole_tb, whole_fit, parts["GEMM (all products of a step)"], steps
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--regime", choices=("large", "small"), default="large")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="cpu: this process's CPU time, steadier on a busy machine; only "
+                        "meaningful with one BLAS thread (OPENBLAS_NUM_THREADS=1)")
+    args = p.parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    rows, tb, fit, gemm, steps = profile(args.regime, args.dtype, args.repeats)
+    print(f"{args.regime} regime, {args.dtype}: {steps} steps per epoch; times per step")
+    print(f"  {'part':46s}{'us/step':>10s}{'share of fit':>14s}")
+    for name, t in rows:
+        print(f"  {name:46s}{t * 1e6:10.1f}{t / fit:14.1%}")
+    print(f"  {'= _train_batch, whole':46s}{tb * 1e6:10.1f}{tb / fit:14.1%}")
+    print(f"  {'= fit, whole':46s}{fit * 1e6:10.1f}{1:14.1%}")
+    print(f"  fit / GEMM alone = {fit / gemm:.2f};  _train_batch / GEMM alone = {tb / gemm:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
