@@ -36,6 +36,7 @@ True
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
 
 import numpy as np
@@ -64,10 +65,24 @@ class InputTypeError(GlassnetError, TypeError):
     """Input of a type that cannot be read as numbers (also a TypeError, as scikit-learn's)."""
 
 
-def _reraise(exc: Exception):
-    """scikit-learn's validation error as glassnet's own, with the same message."""
+def _reraise(exc: Exception, name: str | None = None):
+    """scikit-learn's validation error as glassnet's own, with the same message, prefixed
+    with the argument at fault (``X``, ``y``, ...) when the message does not name it."""
     cls = InputTypeError if isinstance(exc, TypeError) else GlassnetError
-    raise cls(str(exc)) from None
+    message = str(exc)
+    if name and not re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", message):
+        message = f"{name}: {message}"
+    raise cls(message) from None
+
+
+def _culprit(X) -> str:
+    """Which of X and y made a joint validation fail: X if X alone fails the same checks."""
+    from sklearn.utils import check_array
+    try:
+        check_array(X, dtype=(np.float64, np.float32), input_name="X")
+    except (ValueError, TypeError):
+        return "X"
+    return "y"
 
 
 _SCHEDULES = ("constant", "invscaling", "adaptive")
@@ -199,7 +214,7 @@ class _GlassMLP(BaseEstimator):
             X, y = validate_data(self, X, y, multi_output=True, y_numeric=not self._is_classifier,
                                  dtype=(np.float64, np.float32), reset=reset)
         except (ValueError, TypeError) as exc:
-            _reraise(exc)
+            _reraise(exc, _culprit(X))
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
@@ -210,7 +225,7 @@ class _GlassMLP(BaseEstimator):
         try:
             X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         except (ValueError, TypeError) as exc:
-            _reraise(exc)
+            _reraise(exc, "X")
         return self._scale(X, net.dtype)
 
     def _scale(self, X, dtype) -> np.ndarray:
@@ -241,7 +256,7 @@ class _GlassMLP(BaseEstimator):
                 sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                                      ensure_non_negative=True)
             except (ValueError, TypeError) as exc:
-                _reraise(exc)
+                _reraise(exc, "sample_weight")
             if not sample_weight.sum() > 0:
                 raise GlassnetError("sample_weight must have a positive sum (every weight is 0).")
         Y = self._encode(y, incremental, continuing, classes, first, sample_weight)
@@ -397,7 +412,7 @@ class GlassClassifier(ClassifierMixin, _GlassMLP):
         try:
             check_classification_targets(y)
         except ValueError as exc:
-            _reraise(exc)
+            _reraise(exc, "y")
         kind = type_of_target(y)
         if kind == "multilabel-indicator":
             labels = np.arange(y.shape[1])
@@ -502,7 +517,12 @@ class GlassRegressor(RegressorMixin, _GlassMLP):
         return "identity", "squared_error"
 
     def _encode(self, y, incremental, continuing, classes, first, sw):
-        Y = np.asarray(y, dtype=np.float64)
+        try:
+            Y = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise GlassnetError(f"y must hold numbers for a regressor; got values such as "
+                                f"{np.ravel(y)[0]!r} (dtype {np.asarray(y).dtype}). Use "
+                                "GlassClassifier for class labels.") from None
         Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
         if continuing and Y.shape[1] != self.network_.layer_sizes[-1]:
             raise GlassnetError(f"y has {Y.shape[1]} columns; the fitted network has "
