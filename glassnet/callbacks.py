@@ -134,9 +134,8 @@ class _Plateau(Callback):
         self.monitor = monitor
         self.patience = check_int("patience", patience, minimum=1)
         self.min_delta = check_float("min_delta", min_delta, minimum=0.0)
+        _resolve_mode(monitor, mode)            # checks mode
         self.mode = mode
-        if mode not in ("auto", "min", "max"):
-            _resolve_mode(monitor, mode)
         self._reset()
 
     def _reset(self) -> None:

@@ -260,17 +260,12 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
         np.multiply(grads, grads, out=s)
         s *= 1.0 - b2
         nu += s
-        c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+        root_c2 = math.sqrt(1.0 - b2 ** t)
         np.sqrt(nu, out=s)
-        if torch_form:
-            s /= math.sqrt(c2)
-            s += eps
-            np.divide(mu, s, out=grads)
-            grads /= c1
-        else:
-            s += eps
-            np.divide(mu, s, out=grads)
-            grads *= math.sqrt(c2) / c1
+        # torch: (m / c1) / (sqrt(v) / sqrt(c2) + eps) = (sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2))
+        s += eps * root_c2 if torch_form else eps
+        np.divide(mu, s, out=grads)
+        grads *= root_c2 / (1.0 - b1 ** t)
         return AdamState(t, mu, nu, s)
 
     return Optimizer("scale_by_adam", init, update,

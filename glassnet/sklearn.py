@@ -79,8 +79,9 @@ def _culprit(X) -> str:
     """Which of X and y made a joint validation fail: X if X alone fails the same checks."""
     from sklearn.utils import check_array
     try:
-        check_array(X, dtype=(np.float64, np.float32), input_name="X")
-    except (ValueError, TypeError):
+        with np.errstate(over="ignore", invalid="ignore"):
+            check_array(X, dtype=(np.float64, np.float32), input_name="X")
+    except (ValueError, TypeError, OverflowError):
         return "X"
     return "y"
 
@@ -211,9 +212,13 @@ class _GlassMLP(BaseEstimator):
 
     def _validate(self, X, y, reset: bool):
         try:
-            X, y = validate_data(self, X, y, multi_output=True, y_numeric=not self._is_classifier,
-                                 dtype=(np.float64, np.float32), reset=reset)
-        except (ValueError, TypeError) as exc:
+            # scikit-learn's checks report bad values themselves; its reductions over inf
+            # would only add RuntimeWarnings
+            with np.errstate(over="ignore", invalid="ignore"):
+                X, y = validate_data(self, X, y, multi_output=True,
+                                     y_numeric=not self._is_classifier,
+                                     dtype=(np.float64, np.float32), reset=reset)
+        except (ValueError, TypeError, OverflowError) as exc:   # 10**400: OverflowError
             _reraise(exc, _culprit(X))
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -223,8 +228,9 @@ class _GlassMLP(BaseEstimator):
         """Validated X as the network sees it: standardised, in the network's dtype."""
         net = self._fitted()
         try:
-            X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
-        except (ValueError, TypeError) as exc:
+            with np.errstate(over="ignore", invalid="ignore"):
+                X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        except (ValueError, TypeError, OverflowError) as exc:
             _reraise(exc, "X")
         return self._scale(X, net.dtype)
 
@@ -240,8 +246,14 @@ class _GlassMLP(BaseEstimator):
             self.mean_ = self.scale_ = None
             return
         w = None if sw is None else np.asarray(sw, dtype=np.float64)
-        mean = np.average(X, axis=0, weights=w)
-        var = np.average((X - mean) ** 2, axis=0, weights=w)
+        with np.errstate(over="ignore", invalid="ignore"):   # checked just below
+            mean = np.average(X, axis=0, weights=w)
+            var = np.average((X - mean) ** 2, axis=0, weights=w)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
+            bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(var)))[:5].tolist()
+            raise GlassnetError(f"X has values too large to standardize (columns {bad}, up to "
+                                f"{np.max(np.abs(X)):.3g}); rescale X or pass "
+                                "standardize=False.")
         scale = np.sqrt(var)
         scale[~(scale > 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0))] = 1.0
         self.mean_, self.scale_ = mean, scale
@@ -275,7 +287,7 @@ class _GlassMLP(BaseEstimator):
             min(self.batch_size, n)
         if self.batch_size != "auto" and self.batch_size > n:
             warnings.warn(f"Got `batch_size` larger than the sample size ({n}); it is clipped "
-                          "to the sample size.", UserWarning, stacklevel=3)
+                          "to the sample size.", UserWarning, stacklevel=4)
 
         if incremental:
             kept = getattr(net, "_training", None)   # the optimizer state partial_fit continues
@@ -315,7 +327,7 @@ class _GlassMLP(BaseEstimator):
                 self.n_iter_ == params["max_iter"]:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({params['max_iter']}) "
                           "reached and the optimization hasn't converged yet.",
-                          ConvergenceWarning, stacklevel=3)
+                          ConvergenceWarning, stacklevel=4)
         return self
 
     def _build(self, n_features: int, Y: np.ndarray, hidden: list) -> Network:
@@ -410,10 +422,15 @@ class GlassClassifier(ClassifierMixin, _GlassMLP):
 
     def _encode(self, y, incremental, continuing, classes, first, sw):
         try:
-            check_classification_targets(y)
+            with np.errstate(over="ignore", invalid="ignore"):   # labels such as 1e308
+                check_classification_targets(y)
+                kind = type_of_target(y)
         except ValueError as exc:
             _reraise(exc, "y")
-        kind = type_of_target(y)
+        except TypeError as exc:   # np.unique on a mix such as ["cat", 0.0]
+            raise InputTypeError(f"y holds class labels of types that cannot be compared "
+                                 f"({exc}); give every label the same type, e.g. all strings "
+                                 "or all integers.") from None
         if kind == "multilabel-indicator":
             labels = np.arange(y.shape[1])
             if continuing and not (self._multilabel and len(self.classes_) == len(labels)):

@@ -239,15 +239,20 @@ def partial_fit(net, X, y, *, batch_size: int = 32, optimizer=None, learning_rat
                 verbose: int = 0) -> History:
     """One pass over ``(X, y)``, continuing the optimizer state kept on the network.
 
-    The first call (or one after :func:`fit` or with a different ``optimizer``) starts the
-    optimizer named by ``optimizer`` (default "sgd"); later calls with ``optimizer=None``
-    continue the same one, its moments and step count included, so a stream of
-    ``partial_fit`` calls trains like one long run.  Returns a one-epoch History.
+    The first call starts the optimizer named by ``optimizer`` (default "sgd"); later calls
+    with ``optimizer=None`` or the same optimizer (same name and settings) continue it, its
+    moments and step count included, so a stream of ``partial_fit`` calls trains like one
+    long run.  A different optimizer starts afresh.  After :func:`fit`, ``partial_fit``
+    continues fit's optimizer.  Returns a one-epoch History.
     """
     kept = getattr(net, "_training", None)
-    if optimizer is None and learning_rate is None and kept is not None and \
-            kept.optimizer is not None:
-        optimizer = kept.optimizer
+    kept = kept.optimizer if kept is not None else None
+    if optimizer is None and kept is not None:
+        if learning_rate is not None:
+            raise GlassnetError(f"partial_fit continues the network's optimizer ({kept!r}), "
+                                "which carries its own learning_rate; to change it pass "
+                                "optimizer= as well (a fresh optimizer state).")
+        optimizer = kept
     elif optimizer is None:
         optimizer = "sgd"
     run = _prepare(net, X, y, epochs=1, batch_size=batch_size, optimizer=optimizer,
@@ -323,8 +328,9 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
         raise GlassnetError("Give validation_data or validation_split, not both.")
     opt = _opt.get(optimizer, learning_rate)
     kept = getattr(net, "_training", None)
-    if keep_state and kept is not None and kept.optimizer is opt:
-        state, step = kept.state, kept.step
+    if keep_state and kept is not None and kept.optimizer is not None and (
+            kept.optimizer is opt or repr(kept.optimizer) == repr(opt)):   # the same optimizer
+        opt, state, step = kept.optimizer, kept.state, kept.step
     else:
         state, step = opt.init(net.params), 0
     metric_list = [_metrics.get(m, net) for m in _as_list(metrics, "metrics")]
@@ -624,6 +630,8 @@ def _loop(net, run: _Run) -> History:
         return history
     ctx.epoch, ctx.batch = epoch, batch
     try:
+        # non-finite losses and weights are caught explicitly below (DivergenceError), so
+        # NumPy's overflow warnings on the way there would only be noise
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _ctrl_c_stops(ctx):
             for cb in callbacks:
                 cb.on_train_begin(ctx, {})

@@ -242,6 +242,12 @@ def test_partial_fit_continues_the_optimizer_like_one_run(iris):
     np.testing.assert_array_equal(a.params, b.params)
     assert losses == ha.loss
     assert b._training.step == 3 * 10 and b._training.optimizer.name == "adam"
+    with pytest.raises(gn.GlassnetError, match="pass optimizer= as well"):
+        b.partial_fit(X, y, learning_rate=0.1)
+    c = gn.Network([4, 8, 3], seed=3)          # naming the same optimizer again continues too
+    for _ in range(3):
+        c.partial_fit(X, y, optimizer="adam", learning_rate=0.01, batch_size=16)
+    np.testing.assert_array_equal(a.params, c.params)
 
 
 def test_fit_again_continues_from_the_trained_weights(iris):
