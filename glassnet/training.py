@@ -374,7 +374,7 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
         rows = np.flatnonzero(keep)
         validation = (X[val_index], Y[val_index], None if sw is None else sw[val_index])
     ctx.validation = validation
-    run.batches = _Batches(X, Y, sw, rows, shuffle)
+    run.batches = _Batches(X, Y, sw, rows, shuffle, batch_size)
     ctx.n_batches = -(-run.batches.m // batch_size)
     run.progress = _progress(verbose, epochs, ctx.n_batches)
     if loaded is not None:
@@ -445,43 +445,50 @@ def _progress(verbose: int, epochs: int, n_batches: int):
 
 
 class _Batches:
-    """The epoch's arrangement of the training rows: one gathered copy at most.
+    """The training rows batch by batch, in the epoch's order; the data is never copied.
 
-    With shuffling (or held-out validation rows) the rows are gathered once per epoch into
-    preallocated buffers, so batches are contiguous slices; otherwise the data is used as it
-    is.  The training data is never copied more than once.
+    With shuffling (or held-out validation rows) each batch's rows are gathered from the
+    data into one preallocated batch-sized buffer; otherwise batches are views of the data.
+    Training therefore holds one batch more than the data, as scikit-learn and PyTorch do,
+    and the batch it steps on is already in cache (the same speed as gathering the whole
+    epoch at once, measured in benchmarks/bench_speed.py, for none of the memory).
     """
 
-    def __init__(self, X, Y, sw, rows, shuffle: bool):
+    def __init__(self, X, Y, sw, rows, shuffle: bool, batch_size: int):
         self.X, self.Y, self.sw, self.rows, self.shuffle = X, Y, sw, rows, shuffle
         self.m = X.shape[0] if rows is None else rows.size
-        self.fixed = None
-        if shuffle or rows is not None:
-            m = self.m
-            self.bx = np.empty((m,) + X.shape[1:], X.dtype)
-            self.by = np.empty((m,) + Y.shape[1:], Y.dtype)
-            self.bw = None if sw is None else np.empty(m, sw.dtype)
-            if not shuffle:
-                self.fixed = self._gather(rows)
-        else:
-            self.fixed = (X, Y, sw)
+        k = min(self.m, batch_size)
+        self.bx = np.empty((k,) + X.shape[1:], X.dtype)
+        self.by = np.empty((k,) + Y.shape[1:], Y.dtype)
+        self.bw = None if sw is None else np.empty(k, sw.dtype)
 
     def draw(self, rng) -> np.ndarray | None:
         return rng.permutation(self.m) if self.shuffle else None
 
-    def arrange(self, order):
+    def arrange(self, order) -> np.ndarray | None:
+        """The epoch's rows of the data, in order; None: all rows in the data's order."""
         if order is None:
-            return self.fixed
-        return self._gather(order if self.rows is None else self.rows[order])
+            return self.rows
+        return order if self.rows is None else self.rows[order]
 
-    def _gather(self, index):
-        # mode="clip": the index is a permutation, always in range; the default "raise"
-        # buffers ``out`` through a temporary as large as the data (3x slower, 2x memory)
-        np.take(self.X, index, axis=0, out=self.bx, mode="clip")
-        np.take(self.Y, index, axis=0, out=self.by, mode="clip")
-        if self.sw is not None:
-            np.take(self.sw, index, out=self.bw, mode="clip")
-        return self.bx, self.by, self.bw
+    def batch(self, index, start: int, stop: int):
+        """Rows ``start:stop`` of the epoch: (x, y, sample weights or None)."""
+        if index is None:
+            return self.X[start:stop], self.Y[start:stop], \
+                None if self.sw is None else self.sw[start:stop]
+        rows, k = index[start:stop], stop - start
+        # the ndarray.take method (np.take's wrapper costs more than the gather of a small
+        # batch); mode="clip" because the default "raise" buffers ``out`` through a temporary
+        x = self.X.take(rows, axis=0, out=self.bx[:k], mode="clip")
+        y = self.Y.take(rows, axis=0, out=self.by[:k], mode="clip")
+        return x, y, None if self.sw is None else self.sw.take(rows, out=self.bw[:k], mode="clip")
+
+    def training_rows(self):
+        """Every training row (for the epoch's metrics): the data, or its kept rows."""
+        if self.rows is None:
+            return self.X, self.Y, self.sw
+        return self.X[self.rows], self.Y[self.rows], \
+            None if self.sw is None else self.sw[self.rows]
 
 
 # --- resuming ---------------------------------------------------------------------------------
@@ -647,7 +654,7 @@ def _loop(net, run: _Run) -> History:
                 if batch == 0:
                     order = batches.draw(rng)
                     total = 0.0
-                xs, ys, ws = batches.arrange(order)
+                index = batches.arrange(order)
                 np.copyto(snapshot, params)
                 finished = True
                 for batch in range(batch, n_batches):
@@ -656,11 +663,10 @@ def _loop(net, run: _Run) -> History:
                         ctx.batch, ctx.step = batch, step
                         for hook in batch_begin:
                             hook(ctx, {"batch": batch})
-                    loss = train_batch(xs[start:stop], ys[start:stop],
-                                       None if ws is None else ws[start:stop])
+                    xb, yb, wb = batches.batch(index, start, stop)
+                    loss = train_batch(xb, yb, wb)
                     if alpha:                 # MLPClassifier's L2: alpha * W / batch_n
-                        scale = alpha / (stop - start if ws is None
-                                         else float(ws[start:stop].sum()))
+                        scale = alpha / (stop - start if wb is None else float(wb.sum()))
                         loss += 0.5 * scale * float(np.dot(pw, pw))
                         np.multiply(pw, scale, out=l2)
                         gw += l2
@@ -685,7 +691,7 @@ def _loop(net, run: _Run) -> History:
                 if not np.isfinite(params).all():
                     _diverged(net, run, snapshot, epoch, n_batches - 1, math.nan,
                               "a weight")
-                logs = _epoch_logs(net, run, total / n, xs, ys, ws)
+                logs = _epoch_logs(net, run, total / n)
                 history.record(epoch, **logs)
                 for hook in epoch_end:
                     hook(ctx, logs)
@@ -747,10 +753,11 @@ def _note(run: _Run, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _epoch_logs(net, run: _Run, loss: float, xs, ys, ws) -> dict:
+def _epoch_logs(net, run: _Run, loss: float) -> dict:
     """The epoch's record: loss, training metrics, validation loss and metrics, the rate."""
     logs = {"loss": loss}
     if run.metrics:
+        xs, ys, ws = run.batches.training_rows()
         z, a = _metrics.outputs(net, xs)
         for m in run.metrics:
             logs[m.name] = m.compute(net, ys, z, a, ws)
