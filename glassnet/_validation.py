@@ -20,6 +20,12 @@ def fail(message: str) -> None:
     raise GlassnetError(message)
 
 
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise GlassnetError(f"{name} must be True or False. Got {value!r}.")
+    return bool(value)
+
+
 def check_choice(name: str, value: Any, choices: Iterable[str], what: str = "parameter") -> str:
     """Return ``value`` if it is one of ``choices``; else raise naming the valid keys."""
     choices = sorted(choices)
@@ -68,6 +74,22 @@ def _first_bad_rows(mask: np.ndarray, limit: int = 5) -> list[int]:
     return [int(r) for r in rows[:limit]]
 
 
+def _all_finite(arr: np.ndarray) -> bool:
+    """Whether a float array holds no NaN or inf, without a boolean array as large as it.
+
+    A sum is NaN or inf if any value is; a finite sum proves every value finite.  Only when
+    the sum is not finite (a bad value, or finite values whose sum overflows) are the values
+    checked one by one, a block of rows at a time.  (For fit's data the full mask would be
+    the largest thing training allocates: 1/4 of a float32 X.)
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(arr, axis=None)):
+            return True
+    rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
+    step = max(1, 2 ** 20 // max(1, rows.shape[1]))
+    return all(np.isfinite(rows[i:i + step]).all() for i in range(0, rows.shape[0], step))
+
+
 def as_float_array(name: str, value: Any, dtype: np.dtype, *, ndim: int | tuple[int, ...] = 2,
                    allow_empty: bool = False) -> np.ndarray:
     """Convert ``value`` to a finite float array of ``dtype`` with a clear error if it can't be.
@@ -101,7 +123,7 @@ def as_float_array(name: str, value: Any, dtype: np.dtype, *, ndim: int | tuple[
     source = arr
     with np.errstate(over="ignore"):  # 1e308 into float32 becomes inf: reported just below
         arr = np.ascontiguousarray(arr, dtype=dtype)
-    if arr.dtype.kind == "f":
+    if arr.dtype.kind == "f" and not _all_finite(arr):
         finite = np.isfinite(arr)
         if not finite.all():
             rows = _first_bad_rows(~finite)

@@ -301,7 +301,7 @@ _FACTORIES: dict[str, Callable[..., Activation]] = {
 }
 
 #: aliases users meet in other libraries
-_ALIASES = {"linear": "identity", "logistic": "sigmoid", "swish": "silu", "none": "identity"}
+ALIASES = {"linear": "identity", "logistic": "sigmoid", "swish": "silu", "none": "identity"}
 
 #: The hand-written API's integer ids (documented in the module docstring).
 IDS = {0: "identity", 1: "sigmoid", 2: "tanh", 3: "relu", 4: "leaky_relu", 5: "elu",
@@ -334,7 +334,7 @@ def get(key, **params) -> Activation:
         raise GlassnetError(
             f"An activation must be a name, an integer id or an Activation; got {key!r}."
         )
-    name = _ALIASES.get(key.lower(), key.lower())
+    name = ALIASES.get(key.lower(), key.lower())
     if name not in _FACTORIES:
         raise GlassnetError(
             f"Unknown activation {key!r}. Valid names: {sorted(_FACTORIES)}; "

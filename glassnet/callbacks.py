@@ -154,6 +154,29 @@ class _Plateau(Callback):
         if self.monitor == "auto":
             self._resolved = "val_loss" if ctx.validation is not None else "loss"
 
+    def validate_monitor(self, recorded) -> None:
+        """Refuse, before training starts, to watch a known quantity the run will not record.
+
+        ``recorded`` is every name the run logs per epoch.  A name the library does not know
+        (a key another callback adds to the logs, say) is checked at the first epoch's end.
+        """
+        from .metrics import ALIASES, METRICS
+        if self.monitor == "auto":
+            return
+        prefix = "val_" if self.monitor.startswith("val_") else ""
+        base = self.monitor[len(prefix):]
+        base = ALIASES.get(base, base)
+        if (base in METRICS or base in ("loss", "learning_rate")) and prefix + base not in recorded:
+            needs = []
+            if prefix and "val_loss" not in recorded:
+                needs.append("validation data (validation_data= or validation_split=)")
+            if base in METRICS and base not in recorded:
+                needs.append(f"metrics=[{base!r}]")
+            need = " and ".join(needs) or "an optimizer with a learning rate"
+            raise GlassnetError(f"{type(self).__name__} monitors {self.monitor!r}, which this run "
+                                f"does not record (it records {sorted(recorded)}); it needs "
+                                f"{need}.")
+
     def _observe(self, ctx, logs) -> bool:
         """Update best/wait from this epoch; True when this epoch is the new best."""
         name = self._monitor()

@@ -69,7 +69,11 @@ def from_sklearn(mlp, *, dtype=None, seed: int = 0):
                             ) from exc
     if not isinstance(mlp, (MLPClassifier, MLPRegressor)):
         hint = ""
-        if hasattr(mlp, "steps"):
+        if type(mlp).__name__ in ("GlassClassifier", "GlassRegressor"):
+            hint = (f" A {type(mlp).__name__} is glassnet already: pass it to "
+                    "glassnet.doctor.diagnose as it is, or use its network_ (which takes "
+                    "standardized inputs, (X - mean_) / scale_).")
+        elif hasattr(mlp, "steps"):
             hint = (" For a Pipeline, convert its last step (pipeline[-1]) and transform X "
                     "with pipeline[:-1] before diagnosing.")
         raise GlassnetError(f"from_sklearn needs a fitted MLPClassifier or MLPRegressor; got "
@@ -250,6 +254,8 @@ Accepted .npz layouts (np.savez / np.savez_compressed; pickles are refused):
     prefix (b, B, bias, biases, intercept, intercepts), then an optional separator (_ - .)
     and the layer index, from 0 or 1: w0 b0 w1 b1, W_1 b_1, weights_0 biases_0, coef_0
     intercept_0 ... (a glassnet model file's weights_0 / biases_0 too);
+  * stacked arrays under a bare prefix: weights (layers, fan_in, fan_out) with biases
+    (layers, n), when every layer has the same shape; or one layer's W and b;
   * positional arrays, as np.savez(path, *weights, *biases) or np.savez(path, w0, b0, w1,
     b1, ...) writes them: arr_0, arr_1, ... (the order is found from the shapes).
 Weights are (fan_in, fan_out) like glassnet's and scikit-learn's, or (fan_out, fan_in)
@@ -260,7 +266,8 @@ read as (fan_in, fan_out) unless orientation='out_in').  Biases may be (n,), (1,
 
 
 def _parse_key(key: str):
-    """("w" or "b", index) for a named weight or bias key, else None.
+    """("w" or "b", index) for a named weight or bias key, ("w" or "b", None) for a bare
+    prefix (an array holding every layer), else None.
 
     No regex: a known prefix, an optional separator, then digits."""
     low = key.lower()
@@ -268,6 +275,8 @@ def _parse_key(key: str):
         for prefix in prefixes:
             if low.startswith(prefix):
                 rest = low[len(prefix):]
+                if not rest:
+                    return kind, None
                 if rest[:1] in tuple(_SEPARATORS):
                     rest = rest[1:]
                 if rest.isdigit():
@@ -298,7 +307,11 @@ def _open_npz(path) -> dict:
             except ValueError:
                 raise GlassnetError(f"{path!r}: the array {key!r} holds Python objects (a "
                                     "pickle); glassnet refuses to load pickled data, which "
-                                    "could run arbitrary code.") from None
+                                    "could run arbitrary code. A list of layers with "
+                                    "different shapes becomes such an object array: save "
+                                    "each layer as its own array instead, np.savez(path, "
+                                    "*weights, *biases) or np.savez(path, w0=..., b0=..., "
+                                    "w1=..., b1=...).") from None
             except (OSError, EOFError, zipfile.BadZipFile) as exc:
                 raise GlassnetError(f"{path!r} is truncated or damaged ({exc}).") from None
     return arrays
@@ -355,7 +368,7 @@ def load_npz_weights(path, *, orientation: str = "auto"):
     orientation = check_choice("orientation", orientation, ("auto", "in_out", "out_in"))
     arrays = _open_npz(path)
     named = {"w": {}, "b": {}}
-    positional, unknown = {}, []
+    stacked, positional, unknown = {}, {}, []
     for key, arr in arrays.items():
         if key.lower() in _ACTIVATION_KEYS:
             continue
@@ -367,6 +380,13 @@ def load_npz_weights(path, *, orientation: str = "auto"):
             unknown.append(key)
             continue
         kind, i = parsed
+        if i is None:
+            if kind in stacked:
+                raise GlassnetError(f"{path!r}: two arrays hold every "
+                                    f"{'weight' if kind == 'w' else 'bias'} at once (one is "
+                                    f"{key!r}).")
+            stacked[kind] = arr
+            continue
         if i in named[kind]:
             raise GlassnetError(f"{path!r}: two arrays name {'weight' if kind == 'w' else 'bias'}"
                                 f" {i} (one is {key!r}).")
@@ -374,20 +394,27 @@ def load_npz_weights(path, *, orientation: str = "auto"):
     if unknown:
         raise GlassnetError(f"{path!r}: cannot tell what the arrays {sorted(unknown)} are.\n"
                             + NPZ_LAYOUTS)
-    if positional and (named["w"] or named["b"]):
+    if positional and (named["w"] or named["b"] or stacked):
         raise GlassnetError(f"{path!r} mixes positional arrays (arr_0, ...) with named ones.\n"
                             + NPZ_LAYOUTS)
+    if stacked and (named["w"] or named["b"]):
+        raise GlassnetError(f"{path!r} mixes numbered arrays (w0, b0, ...) with arrays that "
+                            "hold every layer at once (weights, biases).\n" + NPZ_LAYOUTS)
     for key, arr in list(arrays.items()):
         if key.lower() not in _ACTIVATION_KEYS and np.asarray(arr).dtype.kind not in "biuf":
             raise GlassnetError(f"{path!r}: the array {key!r} has dtype {arr.dtype}; expected "
                                 "real numbers.")
     if positional:
         return _positional(path, positional, orientation)
-    if not named["w"]:
+    if not named["w"] and "w" not in stacked:
         raise GlassnetError(f"{path!r} holds no weight arrays.\n" + NPZ_LAYOUTS)
-    weights, wbase = _indexed(path, named["w"], "weight")
-    weights = [np.asarray(w, dtype=np.float64) for w in weights]
-    biases = None
+    if stacked:
+        weights, biases = _unstack(path, stacked)
+        wbase = 0
+    else:
+        weights, wbase = _indexed(path, named["w"], "weight")
+        weights = [np.asarray(w, dtype=np.float64) for w in weights]
+        biases = None
     if named["b"]:
         biases, bbase = _indexed(path, named["b"], "bias")
         if len(biases) != len(weights) or bbase != wbase:
@@ -403,6 +430,29 @@ def load_npz_weights(path, *, orientation: str = "auto"):
     if biases is None:
         biases = [np.zeros(w.shape[1]) for w in weights]
     return [np.ascontiguousarray(w) for w in weights], biases
+
+
+def _unstack(path, stacked: dict):
+    """(weights, biases or None) from arrays holding every layer at once: weights
+    (layers, a, b) with biases (layers, n) or (layers, n, 1); or a single layer's (a, b)
+    matrix with its bias."""
+    w = np.asarray(stacked["w"], dtype=np.float64)
+    if w.ndim not in (2, 3):
+        raise GlassnetError(f"{path!r}: the weight array has shape {w.shape}; expected one "
+                            "layer's (fan_in, fan_out) matrix or a stack (layers, fan_in, "
+                            "fan_out).")
+    weights = [w] if w.ndim == 2 else list(w)
+    if "b" not in stacked:
+        return weights, None
+    b = np.asarray(stacked["b"], dtype=np.float64)
+    if len(weights) == 1:
+        return weights, [_as_bias(path, "0", b)]
+    if b.ndim == 3 and b.shape[2] == 1:
+        b = b[:, :, 0]
+    if b.ndim != 2 or b.shape[0] != len(weights):
+        raise GlassnetError(f"{path!r}: the weights stack {len(weights)} layers {w.shape} but "
+                            f"the bias array has shape {b.shape}; expected ({len(weights)}, n).")
+    return weights, list(b)
 
 
 def _positional(path, positional: dict, orientation):
@@ -456,8 +506,9 @@ def from_npz(path, *, activation: Any = None, output: Any = None, loss: Any = No
     [4, 3, 2]
     """
     weights, biases = load_npz_weights(path, orientation=orientation)
-    if activation is None:
-        activation = _stored_activation(path, len(weights) - 1)
+    if activation is None:   # a single layer has no hidden activation to name
+        activation = _stored_activation(path, len(weights) - 1) if len(weights) > 1 \
+            else "identity"
     sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights]
     return _network(sizes, activation, output, loss, weights, biases, dtype, seed,
                     {"source": f"npz:{os.path.basename(os.fspath(path))}"})

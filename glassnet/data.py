@@ -277,6 +277,50 @@ def decode_labels(codes: np.ndarray, classes: Sequence) -> np.ndarray:
     return table[np.asarray(codes, dtype=np.int64)]
 
 
+def label_key(value) -> str:
+    """A class label as text, so that the same label matches however it was read or stored:
+    ``1``, ``1.0``, ``"1"`` and ``np.int64(1)`` are all ``"1"``; ``True`` is ``"True"``.
+
+    >>> [label_key(v) for v in (1, 1.0, "1", np.int64(1), True, "cat")]
+    ['1', '1', '1', '1', 'True', 'cat']
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def class_codes(values, classes: Sequence, what: str = "y") -> np.ndarray:
+    """Class labels -> their indices 0..k-1 in ``classes`` (a model's stored class labels).
+
+    Labels are matched by :func:`label_key`.  Integer codes 0..k-1 pass through unchanged
+    when no stored label is a number (so they cannot be mistaken for one).  A label the
+    model does not know is an error naming it and the model's classes.
+
+    >>> class_codes(np.array(["dog", "cat", "dog"]), ["cat", "dog"]).tolist()
+    [1, 0, 1]
+    >>> class_codes(np.array([3, 1]), [1, 2, 3]).tolist()
+    [2, 0]
+    """
+    values = np.asarray(values)
+    lookup = {label_key(c): i for i, c in enumerate(classes)}
+    keys = [label_key(v) for v in values.reshape(-1)]
+    unknown = list(dict.fromkeys(key for key in keys if key not in lookup))
+    if not unknown:
+        return np.array([lookup[key] for key in keys], dtype=np.int64).reshape(values.shape)
+    numeric_labels = any(isinstance(c, (int, float, np.number)) and not isinstance(c, bool)
+                         for c in classes)
+    if (values.dtype.kind in "iu" and not numeric_labels and values.size
+            and values.min() >= 0 and values.max() < len(classes)):
+        return values.astype(np.int64)
+    raise GlassnetError(f"{what} holds labels the model does not know: {unknown[:5]}"
+                        f"{' and more' if len(unknown) > 5 else ''}; its classes are "
+                        f"{list(classes)[:20]}.")
+
+
 # --- scaling and splitting ------------------------------------------------------------------
 
 @dataclass

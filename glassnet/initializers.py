@@ -48,7 +48,8 @@ from typing import Callable
 
 import numpy as np
 
-from ._validation import GlassnetError, check_dtype, check_float, check_int
+from . import activations as _act
+from ._validation import GlassnetError, check_choice, check_dtype, check_float, check_int
 
 
 class SymmetryWarning(UserWarning):
@@ -157,7 +158,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     >>> round(calculate_gain("leaky_relu", 0.2), 6)
     1.38675
     """
-    _choice("calculate_gain", "nonlinearity", nonlinearity, GAIN_NAMES)
+    check_choice("nonlinearity", nonlinearity, GAIN_NAMES, what="argument of calculate_gain")
     if nonlinearity in _LINEAR_FNS or nonlinearity in ("identity", "sigmoid", "logistic"):
         return 1.0
     if nonlinearity == "tanh":
@@ -166,7 +167,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         return math.sqrt(2.0)
     if nonlinearity == "selu":
         return 3.0 / 4  # torch's empirical value (pytorch PR 50664)
-    slope = 0.01 if param is None else _real("calculate_gain", "param (negative_slope)", param)
+    slope = 0.01 if param is None else check_float("param (negative_slope)", param)
     try:
         return math.sqrt(2.0 / (1 + slope ** 2))
     except OverflowError:  # |slope| > 1e154: slope ** 2 overflows; 1 + slope^2 ~ slope^2
@@ -576,8 +577,6 @@ def get(name, **params) -> Initializer:
 
 # --- defaults by activation ---------------------------------------------------------------------
 
-_ACT_ALIASES = {"linear": "identity", "logistic": "sigmoid", "swish": "silu", "none": "identity"}
-_RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu", "silu", "softplus")
 
 
 def _activation_name(activation) -> tuple[str, dict]:
@@ -587,7 +586,7 @@ def _activation_name(activation) -> tuple[str, dict]:
     else:
         name, params = getattr(activation, "name", str(activation)), getattr(activation, "params", {})
     name = name.lower()
-    return _ACT_ALIASES.get(name, name), dict(params or {})
+    return _act.ALIASES.get(name, name), dict(params or {})
 
 
 def default_for(activation) -> str:
@@ -602,7 +601,7 @@ def default_for(activation) -> str:
     ============================================================  ==============
     """
     name, _ = _activation_name(activation)
-    if name in _RELU_FAMILY:
+    if name in _act.RELU_FAMILY:
         return "he_normal"
     if name == "selu":
         return "lecun_normal"

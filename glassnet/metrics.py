@@ -12,7 +12,9 @@ Two faces of each metric:
 ================  ==================================  ==========  ====================
 name (aliases)    value                               better      for
 ================  ==================================  ==========  ====================
-accuracy (acc)    fraction of rows predicted right    higher      classifiers
+accuracy (acc)    fraction of rows predicted right    higher      classifiers, and any
+                                                                  softmax or sigmoid
+                                                                  output (Neuro's)
 log_loss          mean cross-entropy of the outputs   lower       classifiers
 mse               mean of (output - target)^2         lower       any network
 mae               mean of abs(output - target)        lower       any network
@@ -30,7 +32,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ._validation import GlassnetError
+from ._validation import GlassnetError, as_float_array
 
 Array = np.ndarray
 
@@ -40,27 +42,62 @@ Array = np.ndarray
 def _weights(sample_weight, n: int):
     if sample_weight is None:
         return None
-    sw = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    sw = as_float_array("sample_weight", sample_weight, np.dtype(np.float64), ndim=(1, 2))
+    if sw.ndim == 2 and sw.shape[1] != 1:
+        raise GlassnetError(f"sample_weight must be 1-D (one weight per sample); got shape "
+                            f"{sw.shape}.")
+    sw = sw.reshape(-1)
     if sw.shape[0] != n:
         raise GlassnetError(f"sample_weight has {sw.shape[0]} entries; expected {n}.")
+    if np.any(sw < 0) or not sw.sum() > 0:
+        raise GlassnetError("sample_weight must be >= 0 with a positive sum.")
     return sw
 
 
 def _pair(y_true, y_pred):
+    """Both as arrays with the same number of rows, at least one."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.ndim == 0 or y_pred.ndim == 0:
+        raise GlassnetError("y_true and y_pred must be arrays with one entry per sample; got "
+                            "a scalar.")
     if y_true.shape[0] != y_pred.shape[0]:
         raise GlassnetError(f"y_true has {y_true.shape[0]} rows but y_pred has "
                             f"{y_pred.shape[0]}.")
+    if y_true.shape[0] == 0:
+        raise GlassnetError("y_true and y_pred are empty; expected at least one sample.")
     return y_true, y_pred
+
+
+def _same_shape(y_true, y_pred):
+    """One prediction per target; (n,) and (n, 1) are the same column (never broadcast)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    if y_true.ndim == 2 and y_true.shape[1] == 1 and y_pred.ndim == 1:
+        y_true = y_true[:, 0]
+    elif y_pred.ndim == 2 and y_pred.shape[1] == 1 and y_true.ndim == 1:
+        y_pred = y_pred[:, 0]
+    if y_true.shape != y_pred.shape:
+        raise GlassnetError(f"y_true has shape {y_true.shape} but y_pred has shape "
+                            f"{y_pred.shape}; expected one prediction per target.")
+    return y_true, y_pred
+
+
+def _numbers(y_true, y_pred):
+    """Targets and predictions as finite float64 (n, k) arrays of the same shape."""
+    y_true, y_pred = _same_shape(y_true, y_pred)
+    f64 = np.dtype(np.float64)
+    return (as_float_array("y_true", y_true.reshape(len(y_true), -1), f64),
+            as_float_array("y_pred", y_pred.reshape(len(y_pred), -1), f64))
 
 
 def accuracy(y_true, y_pred, sample_weight=None) -> float:
     """Fraction of samples whose prediction equals the truth (every label, for label rows).
 
+    Labels may be of any type that compares with ``==``.
+
     >>> accuracy([0, 1, 2, 2], [0, 1, 1, 2])
     0.75
     """
-    y_true, y_pred = _pair(y_true, y_pred)
+    y_true, y_pred = _same_shape(y_true, y_pred)
     hit = y_true == y_pred
     if hit.ndim > 1:
         hit = hit.reshape(hit.shape[0], -1).all(axis=1)
@@ -77,17 +114,24 @@ def log_loss(y_true, proba, sample_weight=None) -> float:
     0.164252
     """
     y_true, proba = _pair(y_true, proba)
-    proba = np.asarray(proba, dtype=np.float64)
+    proba = as_float_array("proba", proba, np.dtype(np.float64), ndim=(1, 2))
     if proba.ndim == 1:
         proba = np.column_stack([1.0 - proba, proba])
+    if y_true.ndim == 2 and y_true.shape[1] == 1 and proba.shape[1] > 1:
+        y_true = y_true[:, 0]                       # a column of labels
     if y_true.ndim == 1:
-        labels = y_true.astype(np.int64)
-        if labels.min() < 0 or labels.max() >= proba.shape[1]:
-            raise GlassnetError(f"y_true has labels outside 0..{proba.shape[1] - 1}.")
+        labels = as_float_array("y_true", y_true, np.dtype(np.float64), ndim=1)
+        k = proba.shape[1]
+        if np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= k:
+            raise GlassnetError(f"y_true must hold class indices 0..{k - 1} (proba has {k} "
+                                "columns) or one-hot rows.")
         onehot = np.zeros_like(proba)
-        onehot[np.arange(len(labels)), labels] = 1.0
+        onehot[np.arange(len(labels)), labels.astype(np.int64)] = 1.0
     else:
-        onehot = np.asarray(y_true, dtype=np.float64)
+        onehot = as_float_array("y_true", y_true, np.dtype(np.float64))
+        if onehot.shape != proba.shape:
+            raise GlassnetError(f"y_true has shape {onehot.shape} but proba has shape "
+                                f"{proba.shape}; one-hot rows need one column per class.")
     eps = np.finfo(np.float64).eps
     per = -np.sum(onehot * np.log(np.clip(proba, eps, 1 - eps)), axis=1)
     return float(np.average(per, weights=_weights(sample_weight, per.shape[0])))
@@ -99,16 +143,14 @@ def mean_squared_error(y_true, y_pred, sample_weight=None) -> float:
     >>> mean_squared_error([1.0, 2.0], [1.0, 4.0])
     2.0
     """
-    y_true, y_pred = _pair(y_true, y_pred)
-    d = (np.asarray(y_true, float) - np.asarray(y_pred, float)).reshape(len(y_true), -1)
-    return float(np.average((d * d).mean(axis=1), weights=_weights(sample_weight, d.shape[0])))
+    t, p = _numbers(y_true, y_pred)
+    return _mse_rows(t, p, _weights(sample_weight, t.shape[0]))
 
 
 def mean_absolute_error(y_true, y_pred, sample_weight=None) -> float:
     """Mean of the absolute differences, over samples and outputs."""
-    y_true, y_pred = _pair(y_true, y_pred)
-    d = np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float)).reshape(len(y_true), -1)
-    return float(np.average(d.mean(axis=1), weights=_weights(sample_weight, d.shape[0])))
+    t, p = _numbers(y_true, y_pred)
+    return _mae_rows(t, p, _weights(sample_weight, t.shape[0]))
 
 
 def r2(y_true, y_pred, sample_weight=None) -> float:
@@ -119,10 +161,24 @@ def r2(y_true, y_pred, sample_weight=None) -> float:
     >>> r2([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
     1.0
     """
-    y_true, y_pred = _pair(y_true, y_pred)
-    t = np.asarray(y_true, float).reshape(len(y_true), -1)
-    p = np.asarray(y_pred, float).reshape(len(y_true), -1)
-    sw = _weights(sample_weight, t.shape[0])
+    t, p = _numbers(y_true, y_pred)
+    return _r2_rows(t, p, _weights(sample_weight, t.shape[0]))
+
+
+# the formulas on checked (n, k) arrays; fit's per-epoch metrics call these directly
+
+def _mse_rows(t: Array, p: Array, sw) -> float:
+    d = np.subtract(t, p, dtype=np.float64)                                                   # (n, k)
+    return float(np.average((d * d).mean(axis=1), weights=sw))
+
+
+def _mae_rows(t: Array, p: Array, sw) -> float:
+    d = np.subtract(t, p, dtype=np.float64)                     # (n, k)
+    return float(np.average(np.abs(d).mean(axis=1), weights=sw))
+
+
+def _r2_rows(t: Array, p: Array, sw) -> float:
+    t, p = np.asarray(t, np.float64), np.asarray(p, np.float64)
     w = np.ones(t.shape[0]) if sw is None else sw
     ss_res = (w[:, None] * (t - p) ** 2).sum(axis=0)
     mean = (w[:, None] * t).sum(axis=0) / w.sum()
@@ -142,20 +198,31 @@ class Metric(NamedTuple):
     """A metric computed from a network's outputs on a data set.
 
     ``compute(net, Y, z, a, sw)``: encoded targets Y (n, k), the output layer's
-    pre-activation z and activation a (n, k), sample weights or None.
+    pre-activation z and activation a (n, k), sample weights or None.  ``needs`` is what the
+    network must be: "any", "classifier" (a cross-entropy loss) or "probabilities" (a
+    classifier, or a softmax or sigmoid output trained with another loss, as Neuro's).
     """
 
     name: str
     compute: Callable
     greater_is_better: bool
-    classifier_only: bool
+    needs: str
 
 
 def _labels_from(net, M: Array) -> Array:
     """Class indices (softmax), 0/1 (one sigmoid) or 0/1 rows (several sigmoids)."""
-    if net.loss.name == "cross_entropy" and M.shape[1] > 1:
+    single_label = net.loss.name == "cross_entropy" or net.output.name == "softmax"
+    if single_label and M.shape[1] > 1:
         return M.argmax(axis=1)
     return (M > 0.5).astype(np.int8)
+
+
+def _applies(metric: "Metric", net) -> bool:
+    if metric.needs == "classifier":
+        return net.is_classifier
+    if metric.needs == "probabilities":
+        return net.is_classifier or net.output.name in ("softmax", "sigmoid")
+    return True
 
 
 def _accuracy(net, Y, z, a, sw):
@@ -167,23 +234,23 @@ def _log_loss(net, Y, z, a, sw):
 
 
 def _mse(net, Y, z, a, sw):
-    return mean_squared_error(Y, a, sw)
+    return _mse_rows(Y, a, sw)
 
 
 def _mae(net, Y, z, a, sw):
-    return mean_absolute_error(Y, a, sw)
+    return _mae_rows(Y, a, sw)
 
 
 def _r2(net, Y, z, a, sw):
-    return r2(Y, a, sw)
+    return _r2_rows(Y, a, sw)
 
 
 METRICS = {m.name: m for m in (
-    Metric("accuracy", _accuracy, True, True),
-    Metric("log_loss", _log_loss, False, True),
-    Metric("mse", _mse, False, False),
-    Metric("mae", _mae, False, False),
-    Metric("r2", _r2, True, False),
+    Metric("accuracy", _accuracy, True, "probabilities"),
+    Metric("log_loss", _log_loss, False, "classifier"),
+    Metric("mse", _mse, False, "any"),
+    Metric("mae", _mae, False, "any"),
+    Metric("r2", _r2, True, "any"),
 )}
 ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae",
            "r2_score": "r2", "cross_entropy": "log_loss"}
@@ -196,16 +263,19 @@ def get(spec, net=None) -> Metric:
         metric = spec
     elif callable(spec):
         name = getattr(spec, "__name__", None) or type(spec).__name__
-        metric = Metric(name, lambda net_, Y, z, a, sw, f=spec: float(f(Y, a)), False, False)
+        metric = Metric(name, lambda net_, Y, z, a, sw, f=spec: float(f(Y, a)), False, "any")
     else:
         key = ALIASES.get(spec, spec) if isinstance(spec, str) else spec
         if key not in METRICS:
             raise GlassnetError(f"Unknown metric {spec!r} in metrics. Valid names: "
                                 f"{sorted(METRICS)} (or a callable(Y, output)).")
         metric = METRICS[key]
-    if net is not None and metric.classifier_only and not net.is_classifier:
-        raise GlassnetError(f"metric {metric.name!r} needs a classifier; this network's loss is "
-                            f"{net.loss.name!r} (use 'mse', 'mae' or 'r2').")
+    if net is not None and not _applies(metric, net):
+        what = ("a classifier" if metric.needs == "classifier" else
+                "a classifier or a softmax or sigmoid output")
+        raise GlassnetError(f"metric {metric.name!r} needs {what}; this network has output "
+                            f"{net.output.name!r} and loss {net.loss.name!r} (use 'mse', 'mae' "
+                            "or 'r2').")
     return metric
 
 
@@ -228,7 +298,14 @@ def evaluate(net, X, y, sample_weight=None, metrics=None) -> dict:
     """
     X, Y, sw = net._check_pair(X, y, sample_weight)
     z, a = outputs(net, X)
-    out = {"loss": float(np.average(net._per_sample_loss(z, Y), weights=sw))}
+    with np.errstate(over="ignore", invalid="ignore"):    # checked just below
+        per = net._per_sample_loss(z, Y)
+        loss = float(np.average(per, weights=sw))
+    if not (np.isfinite(loss) and np.all(np.isfinite(a))):
+        # inputs or weights so large that the output overflows: an error, never a NaN loss
+        raise net._overflow("output" if not np.all(np.isfinite(a)) else "loss",
+                            a if not np.all(np.isfinite(a)) else per, X)
+    out = {"loss": loss}
     if metrics is None:
         metrics = ["accuracy"] if net.is_classifier else ["mse", "r2"]
     for spec in metrics:

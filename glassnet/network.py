@@ -356,6 +356,8 @@ class Network:
                                     "labels of any kind.") from None
         if y.ndim == 0 or y.size == 0:
             raise GlassnetError(f"{name} is empty or a scalar; expected one target per sample.")
+        if y.ndim == 2 and y.shape[1] == 1 and k > 1:   # a column of labels (a DataFrame's)
+            y = y[:, 0]
         if y.ndim == 1 and k > 1:  # one value per sample for k outputs: class labels
             labels = y
             if labels.dtype.kind not in "biuf":

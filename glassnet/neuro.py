@@ -58,6 +58,12 @@ class Neuro(Network):
         self.learning_rate = check_float("learning_rate", learning_rate, strictly_positive=True)
         self.quiet = bool(quiet)
 
+    def __repr__(self) -> str:
+        names = [a.name for a in self.activations]
+        acts = names[0] if len(set(names)) == 1 else names
+        return (f"Neuro({self.layer_sizes}, learning_rate={self.learning_rate:g}, "
+                f"activators={acts!r}, dtype={self.dtype.name})")
+
     # the original's attribute names
     @property
     def cellnum(self) -> list:

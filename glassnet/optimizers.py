@@ -42,6 +42,7 @@ Regularisation, three kinds:
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -483,11 +484,26 @@ def get(spec, learning_rate=None) -> Optimizer:
             raise GlassnetError("learning_rate was given together with an optimizer object, "
                                 "which carries its own; pass one or the other.")
         return spec
-    if not isinstance(spec, str) or spec not in _REGISTRY:
+    name = spec.lower() if isinstance(spec, str) else None
+    if name not in _REGISTRY:
+        hint = ""
+        if callable(spec) and getattr(spec, "__name__", None) in _FACTORIES:
+            hint = (f" {spec.__name__} is the factory: call it, e.g. "
+                    f"optimizer=glassnet.optimizers.{spec.__name__}(...).")
         raise GlassnetError(f"The 'optimizer' parameter must be one of {sorted(_REGISTRY)} or "
-                            f"an Optimizer from glassnet.optimizers. Got {spec!r} instead.")
-    factory = _REGISTRY[spec]
+                            f"an Optimizer from glassnet.optimizers. Got {spec!r} instead.{hint}")
+    factory = _REGISTRY[name]
     return factory() if learning_rate is None else factory(learning_rate)
+
+
+def describe(opt: Optimizer) -> str:
+    """``repr(opt)`` without memory addresses, the same in every process.
+
+    A schedule that is a plain function prints as ``<function sched at 0x7f...>``; the
+    address changes from one run of Python to the next, so a checkpoint identifies the
+    optimizer by this text instead (the function then counts by its name).
+    """
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(opt))
 
 
 def is_rebuildable(opt: Optimizer) -> bool:

@@ -238,7 +238,7 @@ NAMES = tuple(_REGISTRY)
 
 def get(name: str, **params) -> Schedule:
     """A schedule by name: ``get("cosine", learning_rate=0.1, total_steps=1000)``."""
-    key = _ALIASES.get(name, name) if isinstance(name, str) else name
+    key = _ALIASES.get(name.lower(), name.lower()) if isinstance(name, str) else name
     if key not in _REGISTRY:
         raise GlassnetError(f"Unknown schedule {name!r}. Valid names: {sorted(_REGISTRY)} "
                             "(reduce-on-plateau is glassnet.callbacks.ReduceLROnPlateau).")

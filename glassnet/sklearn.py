@@ -1,12 +1,12 @@
 """scikit-learn estimators: ``GlassClassifier`` and ``GlassRegressor``.
 
 They follow MLPClassifier / MLPRegressor: the same hyperparameter names and defaults (one
-hidden layer of 100 ReLU units, Adam at 1e-3, ``alpha=1e-4``, batches of
-``min(200, n_samples)``, up to 200 epochs, stop when the training loss has not improved
-by ``tol`` for ``n_iter_no_change`` epochs), the same fitted attributes (``coefs_``,
-``intercepts_``, ``loss_curve_``, ``n_iter_``, ``classes_``, ``best_loss_``, ...) and the
-same training loop, run by glassnet.  They pass scikit-learn's estimator checks and work
-in ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``; they pickle.
+hidden layer of 100 ReLU units, Adam at 1e-3, ``alpha=1e-4``, up to 200 epochs, stop when
+the training loss has not improved by ``tol`` for ``n_iter_no_change`` epochs), the same
+fitted attributes (``coefs_``, ``intercepts_``, ``loss_curve_``, ``n_iter_``,
+``classes_``, ``best_loss_``, ...) and the same training loop, run by glassnet.  They pass
+scikit-learn's estimator checks and work in ``Pipeline``, ``GridSearchCV`` and
+``cross_val_score``; they pickle.
 
 Differences, all deliberate:
 
@@ -16,21 +16,26 @@ Differences, all deliberate:
   tabular data this is the difference between a good and a poor default.  ``coefs_[0]``
   therefore applies to standardised inputs, ``(X - mean_) / scale_``.  Set
   ``standardize=False`` to get MLPClassifier's behaviour.
+* ``batch_size="auto"`` is ``min(32, n_samples)`` (MLPClassifier: ``min(200,
+  n_samples)``): small tabular data sets need more than one step per epoch.
 * ``learning_rate`` is the step size (MLPClassifier's ``learning_rate_init``) and may be
   a glassnet schedule; ``schedule`` is MLPClassifier's ``learning_rate``: "constant",
   "invscaling" or "adaptive".
 * ``optimizer`` (MLPClassifier's ``solver``) is any glassnet optimizer: "adam", "sgd",
   "momentum", "nesterov", "adamw", "rmsprop", "adagrad".  "sgd" uses ``momentum`` and
   ``nesterovs_momentum`` exactly as MLPClassifier does (0.9, Nesterov); L-BFGS is not
-  offered.
+  offered.  An :class:`~glassnet.optimizers.Optimizer` object works too; it carries its
+  own learning rate (or schedule), so ``learning_rate`` is then unused and ``schedule``
+  must stay "constant".
 * ``activation`` accepts every glassnet activation ("relu", "tanh", "logistic", "gelu",
-  ...); ``init`` any glassnet initializer (None: the scheme suited to the activation).
+  ...); ``init`` any glassnet initializer (None: MLPClassifier's own scheme,
+  U(+-sqrt(6 / (fan_in + fan_out))), 2 instead of 6 for a logistic network).
 * A diverging run raises :class:`glassnet.DivergenceError` instead of returning NaN.
 
 >>> from sklearn.datasets import load_iris
 >>> X, y = load_iris(return_X_y=True)
->>> clf = GlassClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=0).fit(X, y)
->>> clf.score(X, y) > 0.95
+>>> clf = GlassClassifier(hidden_layer_sizes=(16,), learning_rate=0.01, random_state=0)
+>>> clf.fit(X, y).score(X, y) > 0.95
 True
 """
 from __future__ import annotations
@@ -50,7 +55,7 @@ from . import activations as _act
 from . import optimizers as _opt
 from . import schedules as _sched
 from . import training as _training
-from ._validation import GlassnetError, check_choice, check_float, check_int
+from ._validation import GlassnetError, check_bool, check_choice, check_float, check_int
 from .callbacks import EarlyStopping, ReduceLROnPlateau
 from .network import Network
 
@@ -181,13 +186,16 @@ class _GlassMLP(BaseEstimator):
             raise GlassnetError(f"The 'optimizer' parameter must be one of {sorted(_opt.NAMES)} "
                                 f"or a glassnet Optimizer. Got {self.optimizer!r} instead.")
         check_choice("schedule", self.schedule, _SCHEDULES)
+        if isinstance(self.optimizer, _opt.Optimizer) and self.schedule != "constant":
+            raise GlassnetError(f"schedule={self.schedule!r} applies to a named optimizer; the "
+                                f"Optimizer object given ({self.optimizer!r}) carries its own "
+                                "learning rate. Build it with a schedule from "
+                                "glassnet.schedules, or pass the optimizer's name.")
         if self.batch_size != "auto":
             check_int("batch_size", self.batch_size, minimum=1)
         for name in ("shuffle", "early_stopping", "warm_start", "standardize",
                      "nesterovs_momentum"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise GlassnetError(f"{name} must be True or False. Got "
-                                    f"{getattr(self, name)!r}.")
+            check_bool(name, getattr(self, name))
         fraction = check_float("validation_fraction", self.validation_fraction, minimum=0.0)
         if self.early_stopping and not 0.0 < fraction < 1.0:
             raise GlassnetError(f"validation_fraction must be in (0, 1). Got {fraction}.")
@@ -198,8 +206,7 @@ class _GlassMLP(BaseEstimator):
             "tol": check_float("tol", self.tol, minimum=0.0),
             "n_iter_no_change": check_int("n_iter_no_change", self.n_iter_no_change,
                                           minimum=1),
-            "verbose": check_int("verbose", int(self.verbose) if isinstance(
-                self.verbose, (bool, np.bool_)) else self.verbose, minimum=0),
+            "verbose": _training.check_verbose(self.verbose),
         }
 
     def _seed(self):
@@ -283,8 +290,7 @@ class _GlassMLP(BaseEstimator):
             self.best_validation_score_ = -np.inf if self.early_stopping else None
         net = self.network_
         Xs = self._scale(X, net.dtype)
-        batch_size = min(AUTO_BATCH_SIZE, n) if self.batch_size == "auto" else \
-            min(self.batch_size, n)
+        batch_size = self._batch_size(n)
         if self.batch_size != "auto" and self.batch_size > n:
             warnings.warn(f"Got `batch_size` larger than the sample size ({n}); it is clipped "
                           "to the sample size.", UserWarning, stacklevel=4)
@@ -329,6 +335,9 @@ class _GlassMLP(BaseEstimator):
                           "reached and the optimization hasn't converged yet.",
                           ConvergenceWarning, stacklevel=4)
         return self
+
+    def _batch_size(self, n: int) -> int:
+        return min(AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size, n)
 
     def _build(self, n_features: int, Y: np.ndarray, hidden: list) -> Network:
         output, loss = self._output()

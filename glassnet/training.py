@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import sys
 import threading
@@ -41,7 +42,7 @@ import numpy as np
 from . import checkpoint as _ckpt
 from . import metrics as _metrics
 from . import optimizers as _opt
-from ._validation import GlassnetError, check_float, check_int
+from ._validation import GlassnetError, check_bool, check_float, check_int
 from .callbacks import Callback, EarlyStopping, TrainingContext, overrides
 
 
@@ -63,6 +64,18 @@ class DivergenceError(GlassnetError):
         self.learning_rate = learning_rate
         self.value = value
         self.diagnosis = diagnosis
+
+    def __reduce__(self):
+        # the default pickle calls DivergenceError(message) without the keyword-only fields
+        # and fails, e.g. when joblib brings the error back from a worker process
+        return (_rebuild_divergence, (str(self), dict(self.__dict__)))
+
+
+def _rebuild_divergence(message: str, fields: dict) -> DivergenceError:
+    error = DivergenceError.__new__(DivergenceError)
+    GlassnetError.__init__(error, message)
+    error.__dict__.update(fields)
+    return error
 
 
 class History:
@@ -111,10 +124,21 @@ class History:
         return isinstance(key, str) and self._key(key) in self.history
 
     def __len__(self):
+        """The number of epochs recorded."""
         return len(self.epochs)
+
+    def __iter__(self):
+        """The recorded names, as a dict's keys: ``dict(history)`` and ``for key in history``."""
+        return iter(self.history)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self.history))
 
     def keys(self):
         return self.history.keys()
+
+    def items(self):
+        return self.history.items()
 
     @property
     def loss(self) -> list:
@@ -293,12 +317,6 @@ class _Run:
     stopping: bool = False
 
 
-def _check_bool(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise GlassnetError(f"{name} must be True or False. Got {value!r}.")
-    return bool(value)
-
-
 def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, shuffle,
              sample_weight, validation_data, validation_split, metrics, callbacks,
              early_stopping, patience, min_delta, monitor, restore_best, checkpoint,
@@ -306,12 +324,12 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
     epochs = check_int("epochs", epochs, minimum=0)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     alpha = check_float("alpha", alpha, minimum=0.0)
-    shuffle = _check_bool("shuffle", shuffle)
-    early_stopping = _check_bool("early_stopping", early_stopping)
+    shuffle = check_bool("shuffle", shuffle)
+    early_stopping = check_bool("early_stopping", early_stopping)
     validation_split = check_float("validation_split", validation_split, minimum=0.0)
     if validation_split >= 1.0:
         raise GlassnetError(f"validation_split must be in [0, 1). Got {validation_split}.")
-    verbose = check_int("verbose", verbose, minimum=0)
+    verbose = check_verbose(verbose)
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, minimum=1)
     if resume not in (True, False, "auto") or isinstance(resume, (int, float)) and \
             not isinstance(resume, bool):
@@ -342,13 +360,22 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
     cbs = list(user_callbacks)
     if early_stopping:
         cbs.append(EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
-                                 restore_best=_check_bool("restore_best", restore_best)))
+                                 restore_best=check_bool("restore_best", restore_best)))
+
+    recorded = {"loss", *(m.name for m in metric_list)}
+    if validation is not None or validation_split:
+        recorded |= {"val_" + name for name in recorded}
+    if _opt.current_learning_rate(opt, state) is not None:
+        recorded.add("learning_rate")
+    for cb in cbs:
+        if hasattr(cb, "validate_monitor"):
+            cb.validate_monitor(recorded)
 
     history = History()
     ctx = TrainingContext(net, X, Y, opt, state, history, epochs=epochs, batch_size=batch_size,
                           step=step, sample_weight=sw)
     meta = {"layer_sizes": net.layer_sizes, "dtype": net.dtype.name, "loss": net.loss.name,
-            "optimizer": repr(opt), "batch_size": batch_size, "shuffle": shuffle,
+            "optimizer": _opt.describe(opt), "batch_size": batch_size, "shuffle": shuffle,
             "alpha": alpha, "validation_split": validation_split,
             "data": _ckpt.fingerprint(X, Y, sw) if checkpoint is not None else None,
             "validation": (_ckpt.fingerprint(*validation) if checkpoint is not None and
@@ -389,6 +416,13 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
     return run
 
 
+def check_verbose(verbose) -> int:
+    """0, 1, 2, ... (True is 1 and False 0, as in scikit-learn and Keras)."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    return check_int("verbose", verbose, minimum=0)
+
+
 def _as_list(value, name: str) -> list:
     if value is None:
         return []
@@ -400,7 +434,6 @@ def _as_list(value, name: str) -> list:
 
 
 def _exists(path) -> bool:
-    import os
     return os.path.exists(os.fspath(path))
 
 
@@ -530,6 +563,7 @@ def _restore(net, run: _Run, loaded, path) -> None:
     type(net.rng.bit_generator)().state = meta["rng_state"]      # readable? (raises if not)
     history = History._from_state(meta["history"])
     position = meta["position"]
+    _check_epochs(position, run.ctx.epochs, path)
     # every check passed: from here on the network changes
     net.params[...] = loaded.params
     net.rng.bit_generator.state = meta["rng_state"]
@@ -549,6 +583,29 @@ def _restore(net, run: _Run, loaded, path) -> None:
         where = "finished run" if run.completed else \
             f"epoch {run.start_epoch + 1}, batch {run.start_batch + 1}"
         run.progress.note(f"Resuming from checkpoint {str(path)!r} ({where}).")
+
+
+def _check_epochs(position: dict, epochs: int, path) -> None:
+    """Refuse a checkpoint that ``epochs`` cannot resume: a finished run of another length,
+    or a run already past ``epochs``."""
+    done, where = int(position["epoch"]), repr(str(path))
+    if position["completed"]:
+        stopped = bool(position.get("stopping", False))
+        if done == epochs or (stopped and done <= epochs):
+            return
+        raise GlassnetError(
+            f"checkpoint {where} holds a finished run of {done} epochs"
+            + (" (stopped early)" if stopped else "") + f", but this call asks for "
+            f"epochs={epochs}. A finished checkpoint is loaded, not trained further: to go on "
+            f"training, call fit with epochs={done} to load it, then fit again without "
+            "checkpoint= (or with a new path); or pass resume=False to start over.")
+    batch = int(position["batch"])
+    if done > epochs or (done == epochs and batch > 0):
+        at = f"{done} epochs and {batch} batches" if batch else f"{done} epochs"
+        raise GlassnetError(
+            f"checkpoint {where} has already trained {at}, more than this call's "
+            f"epochs={epochs}. Pass epochs={done + (batch > 0)} or more to resume it, or "
+            "resume=False to start over.")
 
 
 def _write_checkpoint(net, run: _Run, *, epoch: int, batch: int, total: float, order,
@@ -729,8 +786,9 @@ def _loop(net, run: _Run) -> History:
     finally:
         _close(callbacks)
     if run.checkpoint is not None and not ctx.interrupted:
-        _write_checkpoint(net, run, epoch=epochs, batch=0, total=0.0, order=None,
-                          completed=True)
+        # the epochs actually trained, and whether a callback ended the run early
+        _write_checkpoint(net, run, epoch=len(history), batch=0, total=0.0, order=None,
+                          completed=True, stopping=ctx.stop or run.stopping)
     _finish(net, run, state, step)
     return history
 

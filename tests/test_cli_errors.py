@@ -8,10 +8,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,6 +21,7 @@ GLASSNET = shutil.which("glassnet")
 
 
 def run_cli(*args, cwd=None, timeout=120):
+    assert GLASSNET, "the glassnet command is not installed (pip install -e .)"
     env = dict(os.environ, COLUMNS="200", PYTHONWARNINGS="default")
     return subprocess.run([GLASSNET, *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=timeout)

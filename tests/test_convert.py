@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from sklearn.metrics import log_loss
+
 import glassnet
 from glassnet import GlassnetError, from_npz, from_sklearn, from_torch
 from glassnet.convert import load_npz_weights
@@ -76,6 +78,26 @@ def test_mlp_classifier_binary_with_string_labels_and_feature_names():
     assert net.metadata["feature_names"] == list(data.feature_names)
     assert np.array_equal(np.array(net.metadata["classes"])[net.predict(X)], mlp.predict(frame))
     assert diagnose(net, frame, (labels == "malignant").astype(int), steps=20).ok
+    # the labels themselves work too: the stored classes map them, and the start loss is
+    # the MLP's own training loss (less its L2 term), so the mapping is the right one
+    report = diagnose(net, frame, labels, steps=0, probe_size=len(frame))
+    assert report.ok
+    assert report.context["start_loss"] == pytest.approx(
+        log_loss(labels, mlp.predict_proba(frame)), rel=1e-9)
+
+
+def test_labels_that_are_not_0_to_k_minus_1_are_mapped_by_the_stored_classes(iris):
+    from sklearn.neural_network import MLPClassifier
+    X, y = iris
+    mlp = _fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=200, random_state=0), X, y + 1)
+    net = from_sklearn(mlp)
+    assert net.metadata["classes"] == [1, 2, 3]
+    report = diagnose(net, X, y + 1, steps=0)
+    assert report.context["start_loss"] == pytest.approx(
+        log_loss(y + 1, mlp.predict_proba(X)), rel=1e-9)
+    with pytest.raises(GlassnetError, match=r"labels the model does not know: \['0'\]; its "
+                                            r"classes are \[1, 2, 3\]"):
+        diagnose(net, X, y, steps=0)       # 0..2 would silently shift every class
 
 
 def test_mlp_classifier_multilabel():
@@ -129,6 +151,13 @@ def test_from_sklearn_refuses_what_it_cannot_convert(iris):
     pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(4,)))
     with pytest.raises(GlassnetError, match=r"pipeline\[-1\]"):
         from_sklearn(pipe)
+    from glassnet.sklearn import GlassClassifier
+    ours = GlassClassifier((4,), max_iter=5, random_state=0)
+    with pytest.warns(Warning):           # ConvergenceWarning after 5 epochs
+        ours.fit(X, y)
+    with pytest.raises(GlassnetError, match="glassnet already: pass it to "
+                                            "glassnet.doctor.diagnose"):
+        from_sklearn(ours)
     from sklearn.neural_network import MLPRegressor
     poisson = _fit(MLPRegressor(hidden_layer_sizes=(3,), loss="poisson", max_iter=5,
                                 random_state=0), X, y + 1.0)
@@ -326,7 +355,8 @@ def test_npz_square_layers_default_to_glassnets_orientation(tmp_path):
 def test_npz_problems_are_named(tmp_path):
     rng = np.random.default_rng(3)
     p = tmp_path / "a.npz"
-    np.savez(p, w0=rng.normal(size=(3, 4)), b0=np.zeros(4))
+    np.savez(p, w0=rng.normal(size=(3, 4)), b0=np.zeros(4), w1=rng.normal(size=(4, 2)),
+             b1=np.zeros(2))
     with pytest.raises(GlassnetError, match="activation='sigmoid'"):
         from_npz(p)
     with pytest.raises(GlassnetError, match="does not exist|No such file"):
@@ -340,6 +370,12 @@ def test_npz_problems_are_named(tmp_path):
     np.savez(tmp_path / "pickled.npz", w0=np.array([{"x": 1}], dtype=object), b0=np.zeros(1))
     with pytest.raises(GlassnetError, match="pickle"):
         from_npz(tmp_path / "pickled.npz", activation="relu")
+    # a ragged list of layers can only be saved as an object array: say how to save it
+    ragged = np.empty(2, dtype=object)
+    ragged[:] = [np.ones((4, 8)), np.ones((8, 3))]
+    np.savez(tmp_path / "ragged.npz", weights=ragged)
+    with pytest.raises(GlassnetError, match=r"pickle.*np\.savez\(path, \*weights, \*biases\)"):
+        from_npz(tmp_path / "ragged.npz", activation="relu")
     np.savez(tmp_path / "odd.npz", w0=np.zeros((3, 4)), b0=np.zeros(4), head=np.zeros(2))
     with pytest.raises(GlassnetError, match=r"cannot tell what the arrays \['head'\] are"):
         from_npz(tmp_path / "odd.npz", activation="relu")
@@ -361,6 +397,33 @@ def test_npz_problems_are_named(tmp_path):
     np.savez(tmp_path / "three.npz", np.ones((2, 2)), np.ones(2), np.ones((2, 2)))
     with pytest.raises(GlassnetError, match="3 positional arrays"):
         load_npz_weights(tmp_path / "three.npz")
+
+
+def test_npz_with_every_layer_in_one_array(tmp_path):
+    """np.savez(path, weights=ws, biases=bs) stacks equal-shaped layers into one array."""
+    rng = np.random.default_rng(4)
+    w = [rng.normal(size=(5, 5)) / 2 for _ in range(3)]
+    b = [rng.normal(size=5) for _ in range(3)]
+    X = rng.normal(size=(12, 5))
+    expected = _forward(X, w[:2], b[:2], np.tanh) @ w[2] + b[2]     # identity output
+    for name, biases in (("rows", b), ("columns", [v.reshape(-1, 1) for v in b])):
+        path = tmp_path / f"stacked_{name}.npz"
+        np.savez(path, weights=w, biases=biases)
+        net = from_npz(path, activation="tanh", output="identity")
+        assert net.layer_sizes == [5, 5, 5, 5]
+        assert np.max(np.abs(net.forward(X) - expected)) < 1e-12
+    # a single layer (logistic regression): no hidden activation to name
+    np.savez(tmp_path / "single.npz", W=w[0][:, :1], b=b[0][:1])
+    single = from_npz(tmp_path / "single.npz")
+    assert single.layer_sizes == [5, 1] and single.output.name == "sigmoid"
+    z = X @ w[0][:, :1] + b[0][:1]
+    assert np.max(np.abs(single.forward(X) - 1 / (1 + np.exp(-z)))) < 1e-12
+    np.savez(tmp_path / "short.npz", weights=w, biases=np.zeros((2, 5)))
+    with pytest.raises(GlassnetError, match=r"stack 3 layers .* \(2, 5\)"):
+        from_npz(tmp_path / "short.npz", activation="tanh")
+    np.savez(tmp_path / "mixed.npz", weights=w, w0=w[0])
+    with pytest.raises(GlassnetError, match="mixes numbered arrays"):
+        from_npz(tmp_path / "mixed.npz", activation="tanh")
 
 
 def test_a_glassnet_model_file_is_a_readable_npz(tmp_path):

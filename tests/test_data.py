@@ -188,6 +188,31 @@ def test_labels_of_any_kind_round_trip(labels, classes):
     assert back.tolist() == expected.tolist()
 
 
+@pytest.mark.parametrize("labels, classes", [
+    (np.array(["dog", "cat", "emu", "cat"], dtype=object), ["cat", "dog", "emu"]),
+    (np.array([7, 3, 7, 5]), [3, 5, 7]),
+    (np.array([True, False, False]), [False, True]),
+    (np.array([2.0, 1.0, 2.0]), [1, 2]),
+])
+def test_stored_classes_map_labels_back_to_their_codes(labels, classes):
+    codes, found = D.encode_labels(labels)
+    # read back from a CSV or a JSON model file, labels come as other types: "7", 7.0, ...
+    for variant in (labels, labels.astype(str), labels.astype(object)):
+        assert D.class_codes(variant, found).tolist() == codes.tolist()
+    assert D.class_codes(labels, [str(c) for c in found]).tolist() == codes.tolist()
+
+
+def test_stored_classes_accept_codes_only_when_no_label_is_a_number():
+    assert D.class_codes(np.array([1, 0, 1]), ["cat", "dog"]).tolist() == [1, 0, 1]
+    with pytest.raises(GlassnetError, match=r"y holds labels the model does not know: \['0'\]; "
+                                            r"its classes are \[1, 2, 3\]"):
+        D.class_codes(np.array([0, 1, 2]), [1, 2, 3])      # codes or labels? refuse to guess
+    with pytest.raises(GlassnetError, match=r"'unsure'"):
+        D.class_codes(np.array(["cat", "unsure"]), ["cat", "dog"], "data.csv: the target")
+    with pytest.raises(GlassnetError, match="does not know"):
+        D.class_codes(np.array([2, 0]), ["cat", "dog"])     # 2 is no code of 2 classes
+
+
 # --- scaling and splitting -----------------------------------------------------------------------
 
 def test_standardizer(wine_frame):

@@ -281,6 +281,35 @@ def test_regression_targets_far_from_zero_give_initial_loss_off():
     assert healthy.ok
 
 
+@pytest.mark.parametrize("activation,seed", [("elu", 0), ("identity", 0)])
+def test_default_init_regressors_on_standardized_targets_are_not_off(activation, seed):
+    # fan-scaled outputs of std ~1-2 can score 4x the mean's loss by chance (elu seed 0:
+    # 2.05 vs 0.5; identity seed 0: 3.2 vs 0.5): that is no initialization fault
+    from sklearn.datasets import load_diabetes
+    X, y = load_diabetes(return_X_y=True)
+    Xs, ys = _standardize(X), (y - y.mean()) / y.std()
+    net = glassnet.Network([10, 32, 16, 1], activation=activation, output="identity", seed=seed)
+    assert net.loss_value(Xs, ys) > 4 * 0.5 * ys.var()       # the loss alone would trip it
+    report = diagnose(net, Xs, ys, steps=30)
+    assert "initial_loss_off" not in report and report.ok, report.summary()
+
+
+def test_regression_outputs_far_wider_than_the_targets_give_initial_loss_off():
+    from sklearn.datasets import load_diabetes
+    X, y = load_diabetes(return_X_y=True)
+    Xs, ys = _standardize(X), (y - y.mean()) / y.std()
+    net = glassnet.Network([10, 16, 1], activation="relu", output="identity", seed=0)
+    net.weights[1][...] *= 20
+    report = diagnose(net, Xs, ys, steps=0)
+    (finding,) = report.get("initial_loss_off")
+    out_std = float(net.forward(Xs).std())
+    assert finding.evidence["output_std"] == pytest.approx(out_std, rel=0.05)
+    assert out_std > 3
+    assert finding.evidence["uninformed_loss"] == pytest.approx(0.5, rel=1e-6)
+    assert "outputs spread" in finding.message and "xavier_uniform" in finding.fix
+    assert "Standardize the targets" not in finding.fix
+
+
 def test_large_random_init_is_an_exploding_signal(digits):
     Xs, _, _, y = digits
     net = glassnet.Network([64] + [64] * 5 + [10], activation="relu",
@@ -317,6 +346,39 @@ def test_the_users_network_is_bit_identical_afterwards(digits):
         net.fit(Xs, y, epochs=1)
         twin.fit(Xs, y, epochs=1)
         assert np.array_equal(net.params, twin.params)
+
+
+def test_a_fitted_glass_estimator_is_diagnosed_as_it_trains():
+    """diagnose(clf, X, y): the estimator's network, on X standardized as the estimator
+    does it, with its labels and its optimizer; the estimator itself is left alone."""
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.metrics import log_loss
+
+    from glassnet.sklearn import GlassClassifier
+    data = load_breast_cancer()
+    frame = pd.DataFrame(data.data, columns=list(data.feature_names))
+    labels = np.where(data.target == 1, "benign", "malignant")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # ConvergenceWarning after 30 epochs
+        clf = GlassClassifier((16,), max_iter=30, random_state=0).fit(frame, labels)
+        raw = GlassClassifier((16,), max_iter=30, random_state=0,
+                              standardize=False).fit(frame, labels)
+    params = clf.network_.params.copy()
+    report = diagnose(clf, frame, labels, steps=0, probe_size=len(frame))
+    assert report.ok, report.summary()
+    assert report.context["start_loss"] == pytest.approx(
+        log_loss(labels, clf.predict_proba(frame)), rel=1e-9)
+    assert report.context["network"].startswith("GlassClassifier (network_ = Network([30, 16, 1]")
+    probe = diagnose(clf, frame, labels, steps=20)
+    assert probe.context["optimizer"] == "adam"
+    assert probe.context["learning_rate"] == pytest.approx(1e-3)
+    assert np.array_equal(clf.network_.params, params)
+    # without the estimator's scaling the raw features reach the network: named
+    unscaled = diagnose(raw, frame, labels, steps=0).get("unscaled_inputs")[0]
+    assert unscaled.evidence["columns"][0] == "worst area"
+    with pytest.raises(GlassnetError, match="not fitted yet"):
+        diagnose(GlassClassifier(), frame, labels)
 
 
 def test_the_same_seed_gives_the_same_report(digits):

@@ -12,13 +12,14 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings, strategies as st
 from scipy import stats
 
 from glassnet import initializers as I
 from glassnet._validation import GlassnetError
+from glassnet.network import Network
 
-torch = pytest.importorskip("torch")
 tinit = torch.nn.init
 
 FI, FO = 400, 600  # a non-square shape, so a fan_in / fan_out mix-up shows
@@ -516,13 +517,12 @@ def test_the_identical_copies_claim_holds_in_training(value, hidden):
 
 
 def test_network_warns_on_symmetric_init_only():
-    network = pytest.importorskip("glassnet.network")
     with pytest.warns(I.SymmetryWarning, match="only the output bias learns"):
-        network.Network([4, 8, 8, 3], activation="tanh", init="zeros", seed=0)
+        Network([4, 8, 8, 3], activation="tanh", init="zeros", seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", I.SymmetryWarning)
         for act in ("relu", "tanh", "sigmoid", "selu", "leaky_relu"):
-            network.Network([4, 8, 8, 3], activation=act, seed=0)
+            Network([4, 8, 8, 3], activation=act, seed=0)
 
 
 # --- lsuv --------------------------------------------------------------------------------------
@@ -574,12 +574,11 @@ def test_lsuv_warns_when_it_runs_out_of_passes_and_fails_on_zero_variance():
 
 
 def test_lsuv_on_the_network():
-    network = pytest.importorskip("glassnet.network")
     rng = np.random.default_rng(0)
     X = 3 * rng.standard_normal((128, 16))
     with warnings.catch_warnings():
         warnings.simplefilter("error", I.SymmetryWarning)
-        net = network.Network([16, 48, 48, 48, 5], activation="tanh", init="lsuv", seed=0)
+        net = Network([16, 48, 48, 48, 5], activation="tanh", init="lsuv", seed=0)
     for w in net.weights[:-1]:
         np.testing.assert_allclose(w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T,
                                    np.eye(min(w.shape)), atol=1e-10)

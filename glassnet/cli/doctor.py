@@ -116,14 +116,7 @@ def _targets(net, meta, frame, targets, where):
     classes = meta.get("classes")
     k = net.n_classes
     if classes:
-        lookup = {_label_key(c): i for i, c in enumerate(classes)}
-        keys = [_label_key(v) for v in raw]
-        unknown = sorted({key for key in keys if key not in lookup})
-        if unknown:
-            raise GlassnetError(f"{where}: the target column {targets[0]!r} holds labels the "
-                                f"model does not know: {unknown[:5]}; its classes are "
-                                f"{list(classes)[:20]}.")
-        return np.array([lookup[key] for key in keys], dtype=np.int64), None
+        return D.class_codes(raw, classes, f"{where}: the target column {targets[0]!r}"), None
     codes, labels = D.encode_labels(raw)
     if raw.dtype.kind in "iu" and raw.min() >= 0 and raw.max() < k:
         return raw.astype(np.int64), None          # already class indices 0..k-1
@@ -133,16 +126,6 @@ def _targets(net, meta, frame, targets, where):
                             "stores no class labels to match them with.")
     return codes, (f"labels {labels[:10]} mapped to classes 0..{k - 1} in sorted order (the "
                    "model stores no class labels)")
-
-
-def _label_key(value) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    if isinstance(value, (np.integer,)):
-        return str(int(value))
-    return str(value)
 
 
 def run(args) -> int:

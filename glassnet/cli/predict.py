@@ -127,16 +127,13 @@ def run(args) -> int:
 
 def _report_score(truth, predicted, task: str, target: str, n: int) -> None:
     """The data holds the target: say how good the predictions are (on standard error)."""
+    from ..data import label_key
     ok = truth.notna().to_numpy()
     if not ok.any():
         return
     if task == "classification":
-        def norm(v):
-            if isinstance(v, (float, np.floating)) and float(v).is_integer():
-                v = int(v)
-            return str(v)
-        t = [norm(v) for v in truth[ok]]
-        p = [norm(v) for v in predicted[ok]]
+        t = [label_key(v) for v in truth[ok]]
+        p = [label_key(v) for v in predicted[ok]]
         acc = float(np.mean([a == b for a, b in zip(t, p)]))
         print(f"The data has the target column {target!r}: accuracy {acc:.1%} on "
               f"{int(ok.sum())} rows.", file=sys.stderr)

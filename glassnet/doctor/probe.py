@@ -23,8 +23,12 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
 
     Parameters
     ----------
-    net : Network
-    X, y : the data, as for ``fit`` (a DataFrame's column names name the features)
+    net : Network, or a fitted ``glassnet.sklearn`` GlassClassifier / GlassRegressor
+        (its network is diagnosed on X standardized as the estimator does it, and the
+        probe trains with the estimator's own optimizer unless told otherwise)
+    X, y : the data, as for ``fit`` (a DataFrame's column names name the features); when
+        the network stores its class labels (``net.metadata["classes"]``, as
+        ``from_sklearn`` and ``glassnet train`` keep them), y may hold those labels
     optimizer : name or Optimizer, default "sgd"
     learning_rate : float or schedule, default: the optimizer's own default
     batch_size, steps : the probe run's batch size and number of optimizer steps
@@ -39,14 +43,23 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
     >>> glassnet.doctor.diagnose(glassnet.Network([4, 8, 2], seed=0), X, y).summary()
     'healthy'
     """
-    _check_network(net)
     steps = check_int("steps", steps, minimum=0)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     probe_size = check_int("probe_size", probe_size, minimum=2)
     seed = check_int("seed", seed, minimum=0)
+    estimator = _glass_estimator(net)
+    if estimator is not None:
+        feature_names = _estimator_feature_names(estimator, X, feature_names)
+        net, X = estimator._fitted().copy(), estimator._transform(X)
+        if optimizer is None and learning_rate is None:
+            optimizer = estimator._make_optimizer(X.shape[0], min(batch_size, X.shape[0]))
+        classes = getattr(estimator, "classes_", None)
+        if classes is not None and not getattr(estimator, "_multilabel", False):
+            net.metadata["classes"] = np.asarray(classes).tolist()
+    _check_network(net)
     names = _feature_names(X, feature_names, net)
     work = net.copy()
-    X, Y, sw = work._check_pair(X, y, sample_weight)
+    X, Y, sw = work._check_pair(X, _stored_class_codes(net, y), sample_weight)
     if names is not None and len(names) != X.shape[1]:
         raise GlassnetError(f"feature_names has {len(names)} names but X has {X.shape[1]} "
                             "columns.")
@@ -78,7 +91,8 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
         batch_losses=run["losses"], nonfinite_step=run["nonfinite_step"],
         optimizer=opt.name, learning_rate=run["learning_rate"])
     context = {
-        "source": "diagnose", "network": repr(net),
+        "source": "diagnose", "network": repr(net) if estimator is None else
+        f"{type(estimator).__name__} (network_ = {net!r})",
         "run": (f"{run['steps']} {opt.name} steps of {min(batch_size, n)} samples on a copy"
                 f"{_lr_words(rec)}, measured on {len(rows)} of {n} samples (seed {seed})"
                 if steps else f"inspected as it is on {len(rows)} of {n} samples"),
@@ -187,13 +201,53 @@ def _lr_words(rec) -> str:
     return f", learning rate {rec.learning_rate:g}" if rec.learning_rate is not None else ""
 
 
+def _glass_estimator(obj):
+    """``obj`` if it is a glassnet.sklearn estimator (fitted or not), else None."""
+    from ..network import Network
+    if isinstance(obj, Network):
+        return None
+    try:
+        from ..sklearn import _GlassMLP
+    except ImportError:   # scikit-learn is an optional extra: then obj cannot be one
+        return None
+    return obj if isinstance(obj, _GlassMLP) else None
+
+
+def _estimator_feature_names(estimator, X, given):
+    if given is not None:
+        return given
+    if getattr(X, "columns", None) is not None:
+        return [str(c) for c in X.columns]
+    names = getattr(estimator, "feature_names_in_", None)
+    return None if names is None else [str(s) for s in names]
+
+
 def _check_network(net) -> None:
     from ..network import Network
     if not isinstance(net, Network):
         raise GlassnetError(
-            f"net must be a glassnet Network; got {type(net).__name__}. Convert models from "
+            f"net must be a glassnet Network (or a glassnet.sklearn GlassClassifier or "
+            f"GlassRegressor); got {type(net).__name__}. Convert models from "
             "elsewhere first: glassnet.from_sklearn(mlp), glassnet.from_torch(module), "
             "glassnet.from_npz(path, activation=...).")
+
+
+def _stored_class_codes(net, y):
+    """Labels as class indices when the network stores its class labels (``from_sklearn``,
+    ``glassnet train``): ``y`` may then hold the labels themselves, of any kind."""
+    classes = (getattr(net, "metadata", None) or {}).get("classes")
+    single_label = net.loss.name == "cross_entropy" or net.layer_sizes[-1] == 1
+    if not (isinstance(classes, list) and net.is_classifier and single_label
+            and len(classes) == net.n_classes):
+        return y
+    try:
+        labels = np.asarray(y)
+    except (TypeError, ValueError):   # ragged: left to the network's own check
+        return y
+    if labels.ndim != 1:
+        return y
+    from ..data import class_codes
+    return class_codes(labels, classes, "y")
 
 
 def _feature_names(X, names, net):

@@ -39,7 +39,11 @@ UNSCALED = 5.0
 #: max(this, u): ln 10 = 2.30 allows up to 4.8, ln 2 up to 3.19
 LOSS_MARGIN = 2.5
 #: a regressor's start loss is off beyond this many times the loss of predicting the mean
-REGRESSION_LOSS_RATIO = 4.0
+#: (and by more than 1), when the cause is visible: targets whose size sqrt(mean^2 + std^2)
+#: exceeds UNSCALED, or outputs whose std exceeds the second constant times the targets'
+#: size (at least 1).  A fan-scaled init gives outputs of std about 1, and on standardized
+#: targets that alone can score 4x the mean's loss: no cause, no finding.
+REGRESSION_LOSS_RATIO, OUTPUT_SPREAD = 4.0, 3.0
 #: learning rate too high: the probe loss ends above this multiple of its start, or peaks
 #: above the second; the step named is the first whose batch loss exceeds the third
 RISE_END, RISE_PEAK, RISE_STEP = 1.5, 3.0, 2.0
@@ -714,16 +718,12 @@ def _initial_loss_off(rec: Recording, explained: _Explained) -> list:
     if not (math.isfinite(start) and math.isfinite(u)):
         return []
     classifier = rec.architecture.get("loss") in ("cross_entropy", "binary_cross_entropy")
-    if classifier:
-        off = start - u > max(LOSS_MARGIN, u)
-    else:
-        off = start > REGRESSION_LOSS_RATIO * u and start - u > 1.0
-    if not off:
-        return []
+    out = rec.start.layers[-1]
     evidence = {"start_loss": start, "uninformed_loss": u, "logit_std": rec.start.logit_std,
                 "prior_loss": rec.prior_loss}
-    out = rec.start.layers[-1]
     if classifier:
+        if not start - u > max(LOSS_MARGIN, u):
+            return []
         k = rec.architecture["layer_sizes"][-1]
         what = (f"ln {k} = {_g(u)} for {k} classes" if rec.architecture.get("output") ==
                 "softmax" else f"{_g(u)}, ln 2 per sigmoid output")
@@ -738,12 +738,30 @@ def _initial_loss_off(rec: Recording, explained: _Explained) -> list:
     else:
         tm = rec.target_mean or [0.0]
         ts = rec.target_std or [0.0]
-        evidence.update(target_mean=tm, target_std=ts)
-        cause = (f"The untrained network's loss is {_g(start)}, {_g(start / u)} times that of "
-                 f"predicting the targets' mean ({_g(u)}): the targets (mean {_g(tm[0])}, std "
-                 f"{_g(ts[0])}) are far from the outputs a new network gives "
-                 f"(std {_g(out.post_std)} around {_g(out.post_mean)}).")
-        fix = ("Standardize the targets (subtract their mean, divide by their std) and undo "
-               "it on the predictions; or start the output bias at the targets' mean.")
+        size = float(np.max(np.hypot(tm, ts)))
+        unscaled_targets = size > UNSCALED
+        wide_outputs = out.post_std > OUTPUT_SPREAD * max(size, 1.0)
+        if not (start > REGRESSION_LOSS_RATIO * u and start - u > 1.0
+                and (unscaled_targets or wide_outputs)):
+            return []
+        evidence.update(target_mean=tm, target_std=ts, output_std=out.post_std)
+        ratio = f"{_g(start / u)} times" if u > 0 else "far above"
+        if unscaled_targets:
+            cause = (f"The untrained network's loss is {_g(start)}, {ratio} that of "
+                     f"predicting the targets' mean ({_g(u)}): the targets (mean {_g(tm[0])}, "
+                     f"std {_g(ts[0])}) are far from the outputs a new network gives "
+                     f"(std {_g(out.post_std)} around {_g(out.post_mean)}).")
+            fix = ("Standardize the targets (subtract their mean, divide by their std) and "
+                   "undo it on the predictions; or start the output bias at the targets' mean.")
+        else:
+            cause = (f"The untrained network's loss is {_g(start)}, {ratio} that of "
+                     f"predicting the targets' mean ({_g(u)}): its outputs spread with std "
+                     f"{_g(out.post_std)}, while the targets' std is {_g(ts[0])}, so it "
+                     "starts out far off and the first steps are spent undoing the "
+                     "initialization.")
+            if _unscaled_columns(rec):
+                cause += " The unscaled inputs make the outputs large."
+            fix = ("Scale the inputs and use a fan-scaled init (xavier_uniform for the output "
+                   "layer); zero output biases.")
     return [Finding("initial_loss_off", "warning", [rec.n_layers], cause, fix, evidence,
                     brief=f"start loss {_g(start)} vs {_g(u)} for an uninformed network")]
