@@ -84,6 +84,9 @@ import glassnet  # noqa: E402
 
 FRAMEWORKS = ("glassnet", "glassnet+monitor", "sklearn", "torch", "numpy-plain", "limit")
 
+THREADS = os.cpu_count() or 1      # BLAS and torch threads: the machine's count unless --threads
+CLOCK = time.perf_counter          # --clock cpu: process CPU time (meaningful with one thread)
+
 # what the issue asks for: (row, comparison, bound); ratios are time(glassnet) / time(other)
 TARGETS = {
     "large-float32": [("limit", "<=", 1.3), ("torch", "<=", 1 / 1.4), ("sklearn", "<=", 1 / 2)],
@@ -177,7 +180,7 @@ def train_sklearn(r: Regime, epochs: int, X=None, y=None) -> float:
 def torch_trainer(r: Regime):
     """Tensors are made here, before the clock starts; the returned function trains."""
     import torch
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(THREADS)
     tdtype = torch.float32 if r.dtype == np.float32 else torch.float64
     Xt, yt = torch.from_numpy(np.ascontiguousarray(r.X)).to(tdtype), torch.from_numpy(r.y)
 
@@ -323,9 +326,9 @@ def time_regime(r: Regime, wanted, repeats: int, log) -> dict:
         order = names[rep % len(names):] + names[:rep % len(names)]   # rotate the order
         for name in order:
             gc.collect()
-            start = time.perf_counter()
+            start = CLOCK()
             losses[name] = fns[name](r, r.epochs)
-            seconds[name].append(time.perf_counter() - start)
+            seconds[name].append(CLOCK() - start)
             log(f"  {r.name:14s} run {rep + 1}/{repeats}  {name:16s} "
                 f"{seconds[name][-1] / r.epochs:8.4f} s/epoch")
     rows = {}
@@ -438,7 +441,8 @@ def child_memory(spec: str) -> dict:
 
 
 def run_child(spec: str, timeout: float = 600) -> dict:
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--_child", spec],
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--_child", spec,
+                           "--threads", str(THREADS)],
                           capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         return {"skipped": "child failed: " + proc.stderr.strip().splitlines()[-1][:200]
@@ -536,10 +540,12 @@ def machine_info() -> dict:
             info[mod] = None
     try:
         import torch
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(THREADS)
         info["torch_threads"] = torch.get_num_threads()
     except ImportError:
         pass
+    info["threads"] = THREADS
+    info["clock"] = "process CPU time" if CLOCK is time.process_time else "wall"
     return info
 
 
@@ -579,6 +585,8 @@ def print_machine(info: dict) -> None:
                   f"kernel {p['architecture']}, {p['num_threads']} threads")
     else:
         print(f"  BLAS: {pools}")
+    print(f"  {info['threads']} BLAS/torch threads; times are {info['clock']}, best of the "
+          "interleaved repeats")
     if info["unset_env"]:
         print("  unset for this run: " + ", ".join(f"{k}={v}" for k, v in info["unset_env"].items()))
     elif info["kept_env"]:
@@ -649,6 +657,10 @@ def parse(argv=None):
                    help="only the issue-8 benchmark: peak memory of fit on 1,000,000 x 100")
     p.add_argument("--memory-n", type=int, default=1_000_000, help=argparse.SUPPRESS)
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/...)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS and torch threads (default: the machine's core count)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="cpu: process CPU time, steadier on a busy machine; needs --threads 1")
     p.add_argument("--keep-openblas-env", action="store_true",
                    help="do not unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
     p.add_argument("--_child", default=None, help=argparse.SUPPRESS)
@@ -664,11 +676,25 @@ def parse(argv=None):
             p.error(f"--frameworks: {f!r} is not one of {', '.join(FRAMEWORKS)}")
     if args.repeats < 1:
         p.error("--repeats must be >= 1")
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be >= 1")
+    if args.clock == "cpu" and args.threads != 1:
+        p.error("--clock cpu adds up the CPU time of every thread: use it with --threads 1")
     return args
 
 
 def main(argv=None) -> int:
+    global THREADS, CLOCK
     args = parse(argv)
+    limiter = None
+    if args.threads is not None:
+        THREADS = args.threads
+        try:
+            from threadpoolctl import threadpool_limits
+            limiter = threadpool_limits(limits=THREADS)        # noqa: F841 (kept alive)
+        except ImportError:
+            raise SystemExit("--threads needs threadpoolctl (pip install threadpoolctl)")
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     if args._child:
         print(json.dumps(child_memory(args._child)))
         return 0

@@ -98,6 +98,10 @@ def as_float_array(name: str, value: Any, dtype: np.dtype, *, ndim: int | tuple[
     """
     if value is None:
         raise GlassnetError(f"{name} is missing (got None); expected an array of numbers.")
+    if hasattr(value, "toarray") and hasattr(value, "nnz"):   # scipy.sparse: np.asarray makes
+        raise GlassnetError(                                  # a 0-d object array of it
+            f"{name} is a sparse matrix ({type(value).__name__}); glassnet trains on dense "
+            f"arrays: pass {name}.toarray().")
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError):  # ragged nested lists, objects NumPy cannot read

@@ -30,6 +30,7 @@ The integer ids keep the hand-written API working: ``activator(1)`` is the sigmo
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Callable, NamedTuple
 
@@ -314,15 +315,19 @@ RELU_FAMILY = frozenset({"relu", "leaky_relu", "elu", "gelu", "silu", "softplus"
 
 
 def get(key, **params) -> Activation:
-    """Resolve a name, an integer id, or an :class:`Activation` to an Activation.
+    """Resolve a name, an integer id, ``(name, params)`` or an :class:`Activation`.
 
     >>> get("leaky_relu", slope=0.2).params
     {'slope': 0.2}
+    >>> get(("elu", {"alpha": 0.5}))
+    Activation('elu', alpha=0.5)
     """
     if isinstance(key, Activation):
         if params:
             raise GlassnetError("parameters cannot be given together with an Activation object")
         return key
+    if isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], dict) and not params:
+        return get(key[0], **key[1])
     if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         if int(key) not in IDS:
             raise GlassnetError(
@@ -332,7 +337,8 @@ def get(key, **params) -> Activation:
         key = IDS[int(key)]
     if not isinstance(key, str):
         raise GlassnetError(
-            f"An activation must be a name, an integer id or an Activation; got {key!r}."
+            "An activation must be a name, an integer id, (name, params) or an Activation; "
+            f"got {key!r}."
         )
     name = ALIASES.get(key.lower(), key.lower())
     if name not in _FACTORIES:
@@ -340,9 +346,15 @@ def get(key, **params) -> Activation:
             f"Unknown activation {key!r}. Valid names: {sorted(_FACTORIES)}; "
             f"valid ids: {sorted(IDS)} (1 is sigmoid)."
         )
+    factory = _FACTORIES[name]
+    accepted = list(inspect.signature(factory).parameters)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        takes = f"its parameters are {accepted}" if accepted else "it takes no parameters"
+        raise GlassnetError(f"activation {name!r} has no parameter {unknown[0]!r}; {takes}.")
     try:
-        return _FACTORIES[name](**params)
-    except (TypeError, GlassnetError) as exc:
+        return factory(**params)
+    except GlassnetError as exc:
         raise GlassnetError(f"Bad parameters for activation {name!r}: {exc}") from None
 
 

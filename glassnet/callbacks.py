@@ -51,7 +51,7 @@ class TrainingContext:
     epochs: int = 0          # epochs requested
     batch_size: int = 0
     stop: bool = False       # set True to stop after the current batch
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)   # free for callbacks to share values in a run
     n_batches: int = 0       # batches per epoch
     sample_weight: Any = None            # training sample weights (n,) or None
     validation: Any = None               # (X_val, Y_val, sw_val) or None

@@ -56,11 +56,18 @@ def from_sklearn(mlp, *, dtype=None, seed: int = 0):
     ``net.metadata["feature_names"]`` its ``feature_names_in_`` when it has them.
     ``dtype`` defaults to the dtype of ``coefs_``.
 
+    >>> import warnings
     >>> from sklearn.neural_network import MLPClassifier
     >>> from sklearn.datasets import load_iris
     >>> X, y = load_iris(return_X_y=True)
-    >>> mlp = MLPClassifier((8,), max_iter=50, random_state=0).fit(X, y)  # doctest: +SKIP
-    >>> net = from_sklearn(mlp)                                              # doctest: +SKIP
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")            # ConvergenceWarning after 50 epochs
+    ...     mlp = MLPClassifier((8,), max_iter=50, random_state=0).fit(X, y)
+    >>> net = from_sklearn(mlp)
+    >>> net.layer_sizes, net.metadata["classes"]
+    ([4, 8, 3], [0, 1, 2])
+    >>> bool(np.abs(net.predict_proba(X) - mlp.predict_proba(X)).max() < 1e-6)
+    True
     """
     try:
         from sklearn.neural_network import MLPClassifier, MLPRegressor

@@ -505,7 +505,7 @@ def describe(path) -> dict:
         layers.append({
             "layer": l + 1, "fan_in": W.shape[0], "fan_out": W.shape[1],
             "activation": net.activations[l].name,
-            "init": _describe_init(header["network"].get("init"), l),
+            "init": _describe_init(header["network"].get("init"), l, net.activations[l]),
             "parameters": int(W.size + b.size),
             "weight_std": float(np.std(W)) if np.all(np.isfinite(W)) else math.nan,
         })
@@ -513,12 +513,11 @@ def describe(path) -> dict:
             "finite": finite, "is_classifier": net.is_classifier}
 
 
-def _describe_init(init, l: int) -> str:
-    if init is None:
-        return "default"
-    spec = init[l]
-    if spec is None:
-        return "default"
+def _describe_init(init, l: int, activation) -> str:
+    spec = None if init is None else init[l]
+    if spec is None:   # the scheme that suits the activation, as Network picks it
+        from .initializers import resolve
+        return f"default ({resolve(None, activation).name})"
     if isinstance(spec, str):
         return spec
     if isinstance(spec, dict) and "custom" in spec:

@@ -12,9 +12,9 @@ Two faces of each metric:
 ================  ==================================  ==========  ====================
 name (aliases)    value                               better      for
 ================  ==================================  ==========  ====================
-accuracy (acc)    fraction of rows predicted right    higher      classifiers, and any
-                                                                  softmax or sigmoid
-                                                                  output (Neuro's)
+accuracy (acc)    fraction of rows predicted right    higher      classifiers, and
+                  (the largest output for one-hot                 softmax or sigmoid
+                  targets, else each output > 0.5)                outputs (Neuro's)
 log_loss          mean cross-entropy of the outputs   lower       classifiers
 mse               mean of (output - target)^2         lower       any network
 mae               mean of abs(output - target)        lower       any network
@@ -209,12 +209,20 @@ class Metric(NamedTuple):
     needs: str
 
 
-def _labels_from(net, M: Array) -> Array:
-    """Class indices (softmax), 0/1 (one sigmoid) or 0/1 rows (several sigmoids)."""
-    single_label = net.loss.name == "cross_entropy" or net.output.name == "softmax"
-    if single_label and M.shape[1] > 1:
-        return M.argmax(axis=1)
-    return (M > 0.5).astype(np.int8)
+def _single_label(net, Y: Array) -> bool:
+    """One class per row: a softmax or cross-entropy network, or squared error on one-hot
+    targets (Neuro's sigmoids); binary cross-entropy on several outputs is multi-label."""
+    if Y.shape[1] < 2:
+        return False
+    if net.loss.name == "cross_entropy" or net.output.name == "softmax":
+        return True
+    return net.loss.name == "squared_error" and bool(
+        np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=1) == 1))
+
+
+def _labels_from(M: Array, single_label: bool) -> Array:
+    """Class indices (one class per row), else 0/1 per output (one sigmoid, or multi-label)."""
+    return M.argmax(axis=1) if single_label else (M > 0.5).astype(np.int8)
 
 
 def _applies(metric: "Metric", net) -> bool:
@@ -226,7 +234,8 @@ def _applies(metric: "Metric", net) -> bool:
 
 
 def _accuracy(net, Y, z, a, sw):
-    return accuracy(_labels_from(net, Y), _labels_from(net, a), sw)
+    single = _single_label(net, Y)
+    return accuracy(_labels_from(Y, single), _labels_from(a, single), sw)
 
 
 def _log_loss(net, Y, z, a, sw):
@@ -279,6 +288,18 @@ def get(spec, net=None) -> Metric:
     return metric
 
 
+def resolve(specs, net=None) -> list:
+    """Metrics from one spec (a name, a callable) or a list of them; None is none."""
+    if specs is None:
+        return []
+    if isinstance(specs, (str, Metric)) or callable(specs):
+        specs = [specs]
+    elif not isinstance(specs, (list, tuple)):
+        raise GlassnetError(f"metrics must be a list of names or callables; got "
+                            f"{type(specs).__name__}.")
+    return [get(spec, net) for spec in specs]
+
+
 def outputs(net, X: Array, chunk: int = 8192):
     """The output layer's pre-activation and activation for validated ``X``, in chunks."""
     zs, As = [], []
@@ -308,7 +329,6 @@ def evaluate(net, X, y, sample_weight=None, metrics=None) -> dict:
     out = {"loss": loss}
     if metrics is None:
         metrics = ["accuracy"] if net.is_classifier else ["mse", "r2"]
-    for spec in metrics:
-        m = get(spec, net)
+    for m in resolve(metrics, net):
         out[m.name] = m.compute(net, Y, z, a, sw)
     return out

@@ -535,10 +535,13 @@ class Network:
             return labels[:, 0] if labels.shape[1] == 1 else labels
         return out[:, 0] if out.shape[1] == 1 else out
 
-    def evaluate(self, X, y, sample_weight=None) -> dict:
-        """The loss and the usual metrics: accuracy for classifiers, MSE and R^2 for regressors."""
+    def evaluate(self, X, y, sample_weight=None, metrics=None) -> dict:
+        """The loss and the usual metrics: accuracy for classifiers, MSE and R^2 for regressors.
+
+        ``metrics`` (names or callables, as in ``fit``) replaces the usual set.
+        """
         from .metrics import evaluate
-        return evaluate(self, X, y, sample_weight=sample_weight)
+        return evaluate(self, X, y, sample_weight=sample_weight, metrics=metrics)
 
     def save(self, path) -> None:
         """Write the network to a safe, versioned model file (see :mod:`glassnet.io`)."""

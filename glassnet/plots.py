@@ -328,3 +328,39 @@ def seed_curves(panels: Mapping[str, Mapping[str, np.ndarray]], *, title: str,
     fig.legend(handles, labels, loc="outside right center", frameon=False)
     fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
+
+
+def layers_over_training(panels: Mapping[str, Mapping[str, np.ndarray]], *, title: str,
+                         ylim: Mapping[str, tuple] | None = None):
+    """A grid: one row per statistic, one column per scheme; in each panel one line per
+    hidden layer (from dark, the first, to light, the last) against epoch, the mean over
+    seeds.  ``panels[stat][scheme]`` is an array (seeds, epochs + 1, layers); epoch 0 is
+    at initialization (Glorot & Bengio 2010, Figure 2, draws activations this way).
+    """
+    from matplotlib import colormaps
+    stats = list(panels)
+    schemes = list(next(iter(panels.values())))
+    n_layers = max(np.asarray(v).shape[2] for v in panels[stats[0]].values())
+    shades = colormaps["viridis"](np.linspace(0.0, 0.85, max(n_layers, 2)))
+    fig = _figure(3.8 * len(schemes) + 1.6, 3.1 * len(stats))
+    for r, stat in enumerate(stats):
+        for c, scheme in enumerate(schemes):
+            ax = fig.add_subplot(len(stats), len(schemes), r * len(schemes) + c + 1)
+            v = np.asarray(panels[stat][scheme], dtype=float)       # (seeds, epochs+1, layers)
+            with np.errstate(all="ignore"):
+                mean = np.nanmean(v, axis=0)                         # (epochs+1, layers)
+            for l in range(mean.shape[1]):
+                ax.plot(np.arange(mean.shape[0]), mean[:, l], color=shades[l], linewidth=1.8,
+                        label=f"layer {l + 1}")
+            if ylim and stat in ylim:
+                ax.set_ylim(*ylim[stat])
+            _style(ax, scheme if r == 0 else None, "epoch" if r == len(stats) - 1 else None,
+                   stat if c == 0 else None)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    if len(handles) > 12:       # deep networks: first, a few between, last
+        keep = sorted({0, len(handles) - 1, *range(0, len(handles), len(handles) // 6)})
+        handles, labels = [handles[i] for i in keep], [labels[i] for i in keep]
+    fig.legend(handles, labels, loc="outside right center", frameon=False, fontsize=9,
+               title="hidden")
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig

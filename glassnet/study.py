@@ -4,8 +4,10 @@ For each init scheme and seed, a deep, wide network ([64] + [width] * depth + [1
 built on the digits data and measured at initialization on a fixed batch of training
 images: per hidden layer, the std of the activations, the RMS of the back-propagated
 gradient dL/dz (per sample) and the RMS of the weight gradient dL/dW.  Then it is trained
-with plain SGD, recording the training loss, test loss and test accuracy per epoch.  The
-grid of (scheme, seed) runs goes through joblib (processes on this machine) or, given a
+with plain SGD, recording the training loss, test loss and test accuracy per epoch, and
+every hidden layer's activation mean, std and saturated fraction per epoch (measured by
+:class:`glassnet.doctor.Monitor` on a fixed batch of training images).  The grid of
+(scheme, seed) runs goes through joblib (processes on this machine) or, given a
 scheduler address, a Dask distributed cluster.
 
 At reduced scale this reproduces two classic results:
@@ -13,7 +15,10 @@ At reduced scale this reproduces two classic results:
 * Glorot & Bengio (2010), tanh or sigmoid: the "standard" init U(-1/sqrt(n), 1/sqrt(n))
   (``torch_linear``) shrinks the activations layer after layer, while the normalized
   init (``xavier_uniform``) keeps their size and the back-propagated gradients' size
-  roughly constant through depth.
+  roughly constant through depth.  With sigmoid units, training drives the top hidden
+  layer's activations towards 0, into saturation, while the layers below stay near 0.5
+  (their Figure 2; try ``--activation sigmoid --depth 4 --learning-rate 0.1
+  --batch-size 10``).
 * He et al. (2015), deep ReLU networks: with ``xavier_uniform`` or ``lecun_normal`` the
   signal halves in variance at every layer (ReLU zeroes half of it), with ``he_normal``
   (variance 2 / fan_in) it keeps its size, and the deep network trains.
@@ -28,7 +33,7 @@ import functools
 import time
 import warnings
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -162,6 +167,7 @@ def depth_statistics(net, X, y) -> dict:
 def run_one(spec: RunSpec) -> dict:
     """Build, measure and train one network; returns plain numbers (lists per layer/epoch)."""
     from .callbacks import Callback
+    from .doctor import Monitor
     from .initializers import SymmetryWarning, lsuv
     from .network import Network
     start = time.perf_counter()
@@ -187,13 +193,18 @@ def run_one(spec: RunSpec) -> dict:
             test_loss.append(float(out["loss"]))
             test_acc.append(float(out["accuracy"]))
 
+    # per epoch, every hidden layer on a fixed batch: [epoch][layer], epoch 0 = the init
+    monitor = Monitor(probe_size=PROBE_ROWS, seed=spec.seed)
     with np.errstate(all="ignore"):
         history = net.fit(X_train, y_train, epochs=spec.epochs, batch_size=spec.batch_size,
                           optimizer=spec.optimizer, learning_rate=spec.learning_rate,
-                          callbacks=[TestCurve()])
+                          callbacks=[TestCurve(), monitor])
+    layers = {key: monitor.history(field)[:, :-1].tolist() for key, field in
+              (("layer_mean", "post_mean"), ("layer_std", "post_std"),
+               ("layer_saturated", "saturated_fraction"))}
     return {"label": spec.label, "seed": spec.seed, **stats,
             "loss": [float(v) for v in history["loss"]],
-            "test_loss": test_loss, "test_accuracy": test_acc,
+            "test_loss": test_loss, "test_accuracy": test_acc, **layers,
             "seconds": time.perf_counter() - start}
 
 
@@ -263,14 +274,24 @@ def _run_dask(specs, scheduler, results, report) -> None:
 
 # --- tables ----------------------------------------------------------------------------------
 
-def tables(results: Sequence[dict]):
-    """(depth, curves, summary) as pandas DataFrames: the numbers behind every figure.
+class Tables(NamedTuple):
+    """The numbers behind every figure, as pandas DataFrames (one CSV file each).
 
-    depth: one row per (scheme, seed, layer); curves: per (scheme, seed, epoch);
+    depth: one row per (scheme, seed, layer) at initialization; curves: per (scheme,
+    seed, epoch); layers: per (scheme, seed, epoch, layer), epoch 0 being the init;
     summary: per scheme, means and stds over seeds of the key numbers.
     """
+
+    depth: Any
+    curves: Any
+    layers: Any
+    summary: Any
+
+
+def tables(results: Sequence[dict]) -> Tables:
+    """The study's results as :class:`Tables`."""
     import pandas as pd
-    depth_rows, curve_rows = [], []
+    depth_rows, curve_rows, layer_rows = [], [], []
     for r in results:
         for l, (a, g, w) in enumerate(zip(r["activation_std"], r["gradient_rms"],
                                           r["weight_grad_rms"])):
@@ -279,10 +300,19 @@ def tables(results: Sequence[dict]):
         for e, (lo, tl, ta) in enumerate(zip(r["loss"], r["test_loss"], r["test_accuracy"])):
             curve_rows.append({"scheme": r["label"], "seed": r["seed"], "epoch": e + 1,
                                "loss": lo, "test_loss": tl, "test_accuracy": ta})
+        for e, (means, stds, sats) in enumerate(zip(r["layer_mean"], r["layer_std"],
+                                                     r["layer_saturated"])):
+            for l, (m, sd, sat) in enumerate(zip(means, stds, sats)):
+                layer_rows.append({"scheme": r["label"], "seed": r["seed"], "epoch": e,
+                                   "layer": l + 1, "activation_mean": m,
+                                   "activation_std": sd, "saturated_fraction": sat})
     depth = pd.DataFrame(depth_rows, columns=["scheme", "seed", "layer", "activation_std",
                                               "gradient_rms", "weight_grad_rms"])
     curves = pd.DataFrame(curve_rows, columns=["scheme", "seed", "epoch", "loss", "test_loss",
                                                "test_accuracy"])
+    layers = pd.DataFrame(layer_rows, columns=["scheme", "seed", "epoch", "layer",
+                                               "activation_mean", "activation_std",
+                                               "saturated_fraction"])
     summary_rows = []
     for label in dict.fromkeys(r["label"] for r in results):
         runs = [r for r in results if r["label"] == label]
@@ -296,18 +326,21 @@ def tables(results: Sequence[dict]):
             row["act_ratio_last_first"] = float(np.mean(act[:, -1] / act[:, 0]))
             row["grad_ratio_first_last"] = float(np.mean(grad[:, 0] / grad[:, -1]))
         if runs[0]["loss"]:
+            top = np.array([[r["layer_mean"][0][-1], r["layer_mean"][-1][-1]] for r in runs])
+            row.update({"top_mean_start": top[:, 0].mean(), "top_mean_end": top[:, 1].mean()})
             final_loss = np.array([r["loss"][-1] for r in runs])
             final_acc = np.array([r["test_accuracy"][-1] for r in runs])
             row.update({"final_loss_mean": final_loss.mean(), "final_loss_std": final_loss.std(),
                         "test_accuracy_mean": final_acc.mean(),
                         "test_accuracy_std": final_acc.std()})
         summary_rows.append(row)
-    return depth, curves, pd.DataFrame(summary_rows)
+    return Tables(depth, curves, layers, pd.DataFrame(summary_rows))
 
 
 def figures(results: Sequence[dict], config: StudyConfig) -> dict:
     """name -> (Figure, caption) for the depth profiles and the training curves."""
     from . import plots
+    from .doctor.stats import SATURATED_ROWS, SATURATION_SLOPE
     labels = list(dict.fromkeys(r["label"] for r in results))
     by = {lab: [r for r in results if r["label"] == lab] for lab in labels}
 
@@ -334,6 +367,19 @@ def figures(results: Sequence[dict], config: StudyConfig) -> dict:
                                     f"{config.batch_size}) over {config.seeds} seeds",
                               log=["training loss", "test loss"]),
             "Mean over seeds per epoch; the band spans the smallest to the largest seed.")
+        figs["layers.png"] = (
+            plots.layers_over_training(
+                {"activation mean": stack("layer_mean"), "activation std": stack("layer_std"),
+                 "saturated fraction": stack("layer_saturated")},
+                title=f"Hidden activations during training ({net})",
+                ylim={"saturated fraction": (-0.02, 1.02)}),
+            f"Every hidden layer's activations on {PROBE_ROWS} training images, at "
+            "initialization (epoch 0) and after each epoch, mean over seeds; one line per "
+            "layer, dark the first, light the last. Saturated: a tanh or sigmoid unit whose "
+            f"slope is under {SATURATION_SLOPE:.0%} of its peak on at least "
+            f"{SATURATED_ROWS:.0%} of the images. With sigmoid "
+            "units, Glorot & Bengio (2010) saw the top hidden layer pushed towards 0, into "
+            "saturation, early in training.")
     return figs
 
 
@@ -349,7 +395,9 @@ def conclusions(summary) -> list[str]:
                 f"back-propagated gradient RMS goes {row['grad_rms_last']:.3g} -> "
                 f"{row['grad_rms_first']:.3g} from the last layer down to the first")
         if "test_accuracy_mean" in row and np.isfinite(row.get("test_accuracy_mean", np.nan)):
-            text += (f"; after training, loss {row['final_loss_mean']:.3g} +- "
+            text += (f"; the top hidden layer's mean activation goes {row['top_mean_start']:.3g}"
+                     f" -> {row['top_mean_end']:.3g} during training"
+                     f"; after training, loss {row['final_loss_mean']:.3g} +- "
                      f"{row['final_loss_std']:.2g} and test accuracy "
                      f"{row['test_accuracy_mean']:.1%} +- {row['test_accuracy_std']:.1%}")
         lines.append(text + ".")
@@ -370,9 +418,11 @@ def write_outputs(out, results: Sequence[dict], config: StudyConfig, *,
     except OSError as exc:
         raise GlassnetError(f"Cannot create the output folder {str(out)!r}: "
                             f"{exc.strerror or exc}.") from None
-    depth, curves, summary = tables(results)
+    found = tables(results)
+    summary = found.summary
     paths = {}
-    for name, frame in (("depth.csv", depth), ("curves.csv", curves), ("summary.csv", summary)):
+    for name, frame in (("depth.csv", found.depth), ("curves.csv", found.curves),
+                        ("layers.csv", found.layers), ("summary.csv", summary)):
         with atomic_write(out / name, "w") as f:
             frame.to_csv(f, index=False, float_format="%.6g")
         paths[name] = out / name
@@ -391,8 +441,10 @@ def write_outputs(out, results: Sequence[dict], config: StudyConfig, *,
         paths[name] = out / name
         report.figure(png, caption, alt=name, file_name=name)
     report.heading("Data")
-    report.paragraph("depth.csv: per scheme, seed and hidden layer. curves.csv: per scheme, "
-                     "seed and epoch. summary.csv: per scheme, over seeds. Study settings: "
+    report.paragraph("depth.csv: per scheme, seed and hidden layer, at initialization. "
+                     "curves.csv: per scheme, seed and epoch. layers.csv: per scheme, seed, "
+                     "epoch and hidden layer, during training. summary.csv: per scheme, over "
+                     "seeds. Study settings: "
                      + ", ".join(f"{k}={v}" for k, v in asdict(config).items()) + ".")
     if command:
         report.heading("Reproduce")
@@ -408,9 +460,13 @@ _EXPECTATION = {
             "U(-1/sqrt(n), 1/sqrt(n)) (torch_linear) the activations shrink from layer to "
             "layer, while the normalized init (xavier_uniform) keeps the activations and the "
             "back-propagated gradients at about the same size in every layer.",
-    "sigmoid": "Glorot & Bengio (2010) at reduced scale, for sigmoid networks: the top hidden "
-               "layer saturates early in training with the standard init; the normalized "
-               "init keeps the signal's size more even through depth.",
+    "sigmoid": "Glorot & Bengio (2010) at reduced scale, for sigmoid networks: training "
+               "drives the top hidden layer's activations towards 0, into saturation, while "
+               "the layers below stay near 0.5, and learning stalls; they trace it to the "
+               "sigmoid's non-zero mean, so a better-scaled init does not remove it. Through "
+               "depth the back-propagated gradient shrinks at every layer (the sigmoid's "
+               "slope is at most 1/4). The effect needs steps of some size: try "
+               "--learning-rate 0.1 --batch-size 10.",
     "relu": "He et al. (2015) at reduced scale: ReLU zeroes half of the signal, so with "
             "variance 1/fan_in (lecun_normal) or 2/(fan_in + fan_out) (xavier_uniform) the "
             "activations halve in variance at every layer; he_normal's 2/fan_in keeps them "

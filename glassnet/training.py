@@ -351,8 +351,8 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
         opt, state, step = kept.optimizer, kept.state, kept.step
     else:
         state, step = opt.init(net.params), 0
-    metric_list = [_metrics.get(m, net) for m in _as_list(metrics, "metrics")]
-    user_callbacks = _as_list(callbacks, "callbacks")
+    metric_list = _metrics.resolve(metrics, net)
+    user_callbacks = _callback_list(callbacks)
     for i, cb in enumerate(user_callbacks):
         if not isinstance(cb, Callback):
             raise GlassnetError(f"callbacks[{i}] must be a glassnet.callbacks.Callback; got "
@@ -423,14 +423,15 @@ def check_verbose(verbose) -> int:
     return check_int("verbose", verbose, minimum=0)
 
 
-def _as_list(value, name: str) -> list:
-    if value is None:
+def _callback_list(callbacks) -> list:
+    if callbacks is None:
         return []
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    if isinstance(value, str) or callable(value) or isinstance(value, Callback):
-        return [value]
-    raise GlassnetError(f"{name} must be a list; got {type(value).__name__}.")
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise GlassnetError(f"callbacks must be a list of glassnet.callbacks.Callback; got "
+                            f"{type(callbacks).__name__}.")
+    return list(callbacks)
 
 
 def _exists(path) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import glassnet
 from glassnet import GlassnetError
 from glassnet import activations as A
 
@@ -291,9 +292,9 @@ def test_docs_table_matches_ids():
 @pytest.mark.parametrize("key, pattern", [
     (99, r"Unknown activation id 99.*1=sigmoid"),
     ("rleu", r"Unknown activation 'rleu'.*'relu'.*'sigmoid'"),
-    (1.5, r"name, an integer id or an Activation"),
-    (None, r"name, an integer id or an Activation"),
-    (True, r"name, an integer id or an Activation"),
+    (1.5, r"name, an integer id, \(name, params\) or an Activation"),
+    (None, r"name, an integer id, \(name, params\) or an Activation"),
+    (True, r"name, an integer id, \(name, params\) or an Activation"),
 ])
 def test_unknown_activation_lists_the_valid_ones(key, pattern):
     with pytest.raises(GlassnetError, match=pattern):
@@ -304,8 +305,19 @@ def test_parameters():
     assert A.get("leaky_relu", slope=0.2).params == {"slope": 0.2}
     np.testing.assert_array_equal(A.get("leaky_relu", slope=0.2).f(np.array([-1.0, 2.0])),
                                   [-0.2, 2.0])
-    with pytest.raises(GlassnetError, match="Bad parameters for activation 'relu'"):
+    with pytest.raises(GlassnetError, match="activation 'relu' has no parameter 'slope'; it "
+                                            "takes no parameters"):
         A.get("relu", slope=0.1)
+    with pytest.raises(GlassnetError, match=r"'elu' has no parameter 'slope'; its parameters "
+                                            r"are \['alpha'\]"):
+        A.get("elu", slope=0.1)
+    with pytest.raises(GlassnetError, match="Bad parameters for activation 'leaky_relu': slope "
+                                            "must be a real number"):
+        A.get("leaky_relu", slope="steep")
+    # (name, params), as init= takes them
+    assert A.get(("elu", {"alpha": 0.5})).params == {"alpha": 0.5}
+    net = glassnet.Network([3, 4, 2], activation=("leaky_relu", {"slope": 0.2}), seed=0)
+    assert net.activations[0].params == {"slope": 0.2}
     with pytest.raises(GlassnetError, match="parameters cannot be given"):
         A.get(A.get("relu"), slope=0.1)
 

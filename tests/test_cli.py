@@ -103,6 +103,10 @@ def test_demo_runs_in_under_a_minute_and_writes_the_report(demo_default):
         assert label in proc.stdout and label in html_text
     assert "Report:" in proc.stdout and "test accuracy" in proc.stderr   # progress lines
     assert "SymmetryWarning" in proc.stdout and "Warning:" not in proc.stderr
+    # the figure's caption defines saturation as the doctor measures it
+    from glassnet.doctor.stats import SATURATED_ROWS, SATURATION_SLOPE
+    assert (f"slope under {SATURATION_SLOPE:.0%} of its peak on at least {SATURATED_ROWS:.0%}"
+            in html_text)
 
 
 def test_demo_tells_the_story_in_numbers(demo_default):
@@ -249,7 +253,7 @@ def test_info_describes_the_model(wine_model):
     for words in ("14 -> 16", "16 -> 3", "relu", "softmax", "cross_entropy",
                   "barbera, barolo, grignolino", "alcohol", "standardised", "float64",
                   f"written by glassnet {glassnet.__version__}", f"{14 * 16 + 16 + 16 * 3 + 3:,}",
-                  "adam"):
+                  "adam", "default (he_normal)"):
         assert words in out, words
     doc = json.loads(ok(glassnet_cmd("info", "wine.glassnet", "--json", cwd=folder)).stdout)
     assert doc["format_version"] == glassnet.io.FORMAT_VERSION

@@ -281,6 +281,21 @@ def test_regression_targets_far_from_zero_give_initial_loss_off():
     assert healthy.ok
 
 
+@pytest.mark.parametrize("activation,code", [("tanh", "learning_rate_too_high"),
+                                             ("relu", "divergence")])
+def test_steps_blown_up_by_unscaled_targets_name_the_targets(activation, code):
+    from sklearn.datasets import load_diabetes
+    X, y = load_diabetes(return_X_y=True)              # targets: mean 152, std 77
+    net = glassnet.Network([10, 16, 1], activation=activation, output="identity", seed=0)
+    report = diagnose(net, _standardize(X), y)
+    finding = report.get(code)[0]
+    assert f"targets (mean {y.mean():.3g}, std {y.std():.3g})" in finding.message
+    assert finding.fix.startswith("Standardize the targets first")
+    assert "initial_loss_off" in report and "unscaled_inputs" not in report
+    # standardized targets: the same network and learning rate are fine
+    assert diagnose(net, _standardize(X), (y - y.mean()) / y.std()).ok
+
+
 @pytest.mark.parametrize("activation,seed", [("elu", 0), ("identity", 0)])
 def test_default_init_regressors_on_standardized_targets_are_not_off(activation, seed):
     # fan-scaled outputs of std ~1-2 can score 4x the mean's loss by chance (elu seed 0:

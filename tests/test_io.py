@@ -137,6 +137,13 @@ def test_init_specs_are_stored_and_rebuilt(tmp_path):
     assert back.init[1] is None
     back.initialize()   # the stored specs are usable
     assert back.weights[2].min() == back.weights[2].max() == 0.25
+    # glassnet info names each layer's scheme, the default one included
+    layers = gio.describe(tmp_path / "m.glassnet")["layers"]
+    assert layers[0]["init"].startswith("he_normal(mode=fan_out, ")
+    assert [row["init"] for row in layers[1:]] == ["custom (my_init)", "constant(value=0.25)"]
+    Network([3, 4, 2], activation="tanh", seed=0).save(tmp_path / "d.glassnet")
+    assert [row["init"] for row in gio.describe(tmp_path / "d.glassnet")["layers"]] == \
+        ["default (xavier_uniform)", "default (xavier_uniform)"]
 
 
 def test_lsuv_pending_flag_survives(tmp_path):

@@ -111,6 +111,24 @@ def test_he_et_al_at_small_scale():
     assert he > 4 * lecun
 
 
+def test_glorot_and_bengio_sigmoid_top_layer_saturates_during_training():
+    """Their Figure 2 at small scale: with sigmoid units the top hidden layer's mean
+    activation is driven from 0.5 towards 0 while the layers below stay near 0.5, and the
+    network does not learn."""
+    cfg = study.StudyConfig(activation="sigmoid", depth=4, width=64, seeds=1, epochs=8,
+                            batch_size=10, learning_rate=0.1, schemes=("torch_linear",))
+    (r,) = study.run_grid(study.grid(cfg))
+    mean = np.array(r["layer_mean"])                      # (epoch 0..8, hidden layer)
+    assert mean.shape == (9, 4) and np.array(r["layer_std"]).shape == (9, 4)
+    assert np.all(np.abs(mean[0] - 0.5) < 0.05)            # sigmoid(~0): 0.5 at the start
+    assert mean[-1, -1] < 0.35 and mean[-1, -1] < mean[4, -1] < mean[0, -1]
+    assert np.all(np.abs(mean[-1, :-1] - 0.5) < 0.06)      # the layers below stay put
+    assert r["test_accuracy"][-1] < 0.2                     # learning stalls
+    summary = study.tables([r]).summary
+    assert summary.top_mean_end[0] == pytest.approx(mean[-1, -1])
+    assert f"{mean[-1, -1]:.3g} during training" in study.conclusions(summary)[0]
+
+
 @pytest.fixture(scope="module")
 def serial():
     specs = study.grid(_tiny())
@@ -123,6 +141,7 @@ def test_runs_are_reproducible_and_complete(serial):
     for r in results:
         assert len(r["activation_std"]) == len(r["gradient_rms"]) == 3
         assert len(r["loss"]) == len(r["test_loss"]) == len(r["test_accuracy"]) == 2
+        assert np.array(r["layer_mean"]).shape == (3, 3)       # epochs 0..2, 3 hidden layers
         assert all(np.isfinite(r["loss"]))
     assert _same([study.run_one(specs[1])], [results[1]])
     assert not _same([results[0]], [results[1]])        # different seeds differ
@@ -163,22 +182,27 @@ def test_command_on_a_dask_cluster_writes_the_study(tmp_path, cluster, serial):
     assert proc.returncode == 0, proc.stderr
     assert "Dask cluster" in proc.stderr
     out = tmp_path / "out"
-    assert {p.name for p in out.iterdir()} == {"depth.csv", "curves.csv", "summary.csv",
-                                               "depth.png", "curves.png", "index.html"}
+    assert {p.name for p in out.iterdir()} == {"depth.csv", "curves.csv", "layers.csv",
+                                               "summary.csv", "depth.png", "curves.png",
+                                               "layers.png", "index.html"}
     depth = pd.read_csv(out / "depth.csv")
     curves = pd.read_csv(out / "curves.csv")
+    layers = pd.read_csv(out / "layers.csv")
     summary = pd.read_csv(out / "summary.csv")
     assert len(depth) == 2 * 2 * 3 and len(curves) == 2 * 2 * 2 and len(summary) == 2
+    assert len(layers) == 2 * 2 * 3 * 3                     # schemes, seeds, epochs 0-2, layers
     # the CSV holds the numbers the runs produced (the same as a serial run in-process)
     _, results = serial
     r = results[0]
     row = depth[(depth.scheme == r["label"]) & (depth.seed == r["seed"])]
     assert np.allclose(row.activation_std, r["activation_std"], rtol=1e-5)
     assert np.allclose(row.gradient_rms, r["gradient_rms"], rtol=1e-5)
-    for png in ("depth.png", "curves.png"):
+    row = layers[(layers.scheme == r["label"]) & (layers.seed == r["seed"])]
+    assert np.allclose(row.activation_mean, np.ravel(r["layer_mean"]), rtol=1e-5)
+    for png in ("depth.png", "curves.png", "layers.png"):
         assert (out / png).read_bytes().startswith(b"\x89PNG")
     html = (out / "index.html").read_text()
-    assert html.count("data:image/png;base64,") == 2 and "Glorot" in html
+    assert html.count("data:image/png;base64,") == 3 and "Glorot" in html
     assert "torch_linear" in proc.stdout and "xavier_uniform" in proc.stdout
 
 
@@ -190,6 +214,7 @@ def test_command_statistics_only_and_bad_options(tmp_path):
     summary = pd.read_csv(tmp_path / "o" / "summary.csv")
     assert summary.scheme.tolist() == ["he", "normal(std=0.5)"]
     assert not (tmp_path / "o" / "curves.png").exists()     # no training, no curves
+    assert not (tmp_path / "o" / "layers.png").exists()
     bad = _cmd("study", "init", "--depth", 0, cwd=tmp_path)
     assert bad.returncode == 2 and "depth must be >= 1" in bad.stderr
     bad = _cmd("study", "init", "--schemes", "xavier,nope", cwd=tmp_path)

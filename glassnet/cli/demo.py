@@ -281,6 +281,7 @@ def _table(runs: list[Run], width: list):
 def _figures(runs: list[Run], activation: str, epochs: int) -> dict:
     """name -> (Figure, caption)."""
     from .. import plots
+    from ..doctor.stats import SATURATED_ROWS, SATURATION_SLOPE
     curves = {r.label: {"loss": r.loss, "test_loss": r.test_loss,
                         "test_accuracy": r.test_accuracy} for r in runs}
     figs = {}
@@ -289,8 +290,12 @@ def _figures(runs: list[Run], activation: str, epochs: int) -> dict:
                           chance=0.1),
         "Training loss (solid) and test loss (dashed), and test accuracy, per epoch (epoch 0 "
         "is the initial network). zeros stays at ln 10 = 2.30 and chance accuracy.")
-    flat_name = ("fraction of dead units (output 0 on every test image)"
-                 if activation == "relu" else "fraction of saturated units (|f'| < 5% of max)")
+    # the doctor's own definitions, measured by the Monitor on its 256 training images
+    relu = activation == "relu"
+    flat_name = "fraction of units dead" if relu else "fraction of units saturated"
+    flat_words = ("dead: output 0 on every one of the images" if relu else
+                  f"saturated: slope under {SATURATION_SLOPE:.0%} of its peak on at least "
+                  f"{SATURATED_ROWS:.0%} of the images")
     figs["activation_std.png"] = (
         plots.layer_stat_over_epochs(
             {r.label: r.act_std for r in runs}, ylabel="activation std",
@@ -299,7 +304,7 @@ def _figures(runs: list[Run], activation: str, epochs: int) -> dict:
         "Top: the standard deviation of each hidden layer's activations over 256 training "
         "images and the layer's units, measured by glassnet.doctor.Monitor at initialization "
         "(epoch 0) and after each epoch; zero means the layer carries no signal. Bottom: the "
-        "share of units stuck where the activation is flat.")
+        f"share of units stuck where the activation is flat ({flat_words}).")
     notes = {r.label: ("all 0" if not np.any(r.weights_end[0]) else
                        "identical" if r.distinct and r.distinct[0] == 1 else "")
              for r in runs}

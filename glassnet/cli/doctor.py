@@ -103,7 +103,9 @@ def _targets(net, meta, frame, targets, where):
                                     "target columns are given.")
         return np.column_stack([v.astype(np.float64) for v in values]), None
     raw = D.target_values(frame, targets[0], where)
-    if not net.is_classifier:
+    # one column for several outputs holds class labels (one-hot rows), whatever the loss:
+    # a seed-style Neuro trains sigmoid outputs on squared error
+    if not (net.is_classifier or net.layer_sizes[-1] > 1):
         if raw.dtype.kind not in "biuf":
             raise GlassnetError(f"{where}: the model is a regressor, but the target column "
                                 f"{targets[0]!r} holds text such as {str(raw[0])!r}.")
@@ -114,7 +116,7 @@ def _targets(net, meta, frame, targets, where):
             return y, "targets standardized with the model's stored target scaling"
         return y, None
     classes = meta.get("classes")
-    k = net.n_classes
+    k = net.n_classes or net.layer_sizes[-1]
     if classes:
         return D.class_codes(raw, classes, f"{where}: the target column {targets[0]!r}"), None
     codes, labels = D.encode_labels(raw)

@@ -3,8 +3,8 @@
 ``glassnet study init --activation tanh --depth 10 --width 256 --seeds 5`` measures, for
 each scheme and seed, the activation std and the back-propagated gradient RMS of every
 hidden layer at initialization, then trains each network and records its curves.  It
-prints a summary and writes a folder with depth.csv, curves.csv, summary.csv, depth.png,
-curves.png and index.html.  Runs go through joblib (``--n-jobs``) or, with
+prints a summary and writes a folder with depth.csv, curves.csv, layers.csv, summary.csv,
+depth.png, curves.png, layers.png and index.html.  Runs go through joblib (``--n-jobs``) or, with
 ``--scheduler ADDRESS``, a Dask distributed cluster.  See :mod:`glassnet.study`.
 """
 from __future__ import annotations
@@ -19,9 +19,10 @@ HELP = "Compare init schemes through depth and over seeds (Glorot & Bengio 2010,
 
 _DESCRIPTION = (
     "For each init scheme and seed: per hidden layer, the activation std and the "
-    "back-propagated gradient RMS at initialization (on digits), then training curves. "
-    "Prints a summary and writes depth.csv, curves.csv, summary.csv, depth.png, curves.png "
-    "and index.html to --out. Runs go through joblib (--n-jobs) or, with --scheduler "
+    "back-propagated gradient RMS at initialization (on digits), then training curves and "
+    "every hidden layer's activations during training. Prints a summary and writes "
+    "depth.csv, curves.csv, layers.csv, summary.csv, depth.png, curves.png, layers.png and "
+    "index.html to --out. Runs go through joblib (--n-jobs) or, with --scheduler "
     "ADDRESS, a Dask distributed cluster.")
 
 
@@ -107,7 +108,7 @@ def run(args) -> int:
     seconds = time.perf_counter() - t0
     command = "glassnet " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["study"] else ""
     paths = study.write_outputs(out, results, config, command=command, seconds=seconds)
-    _, _, summary = study.tables(results)
+    summary = study.tables(results).summary
 
     table = Table(title=f"Init study: {config.activation}, depth {config.depth}, width "
                         f"{config.width}, {config.seeds} seeds", header_style="bold")

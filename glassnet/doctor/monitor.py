@@ -137,7 +137,8 @@ class Monitor(Callback):
         """The doctor's :class:`Report` for the recorded run (the same rules as diagnose)."""
         if self._net is None or not self.snapshots:
             raise GlassnetError("Monitor.report() needs a training run first: pass the monitor "
-                                "to fit(..., callbacks=[monitor]).")
+                                "to fit(..., callbacks=[monitor]). (A fit that resumes a "
+                                "finished checkpoint trains nothing and calls no callback.)")
         net = self._net
         start = self.snapshots[0]
         steps = len(self.losses)

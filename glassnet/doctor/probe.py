@@ -30,7 +30,8 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
         the network stores its class labels (``net.metadata["classes"]``, as
         ``from_sklearn`` and ``glassnet train`` keep them), y may hold those labels
     optimizer : name or Optimizer, default "sgd"
-    learning_rate : float or schedule, default: the optimizer's own default
+    learning_rate : float or schedule, default: the optimizer's own default (a
+        :class:`~glassnet.Neuro` probes with plain SGD at its own learning rate)
     batch_size, steps : the probe run's batch size and number of optimizer steps
         (``steps=0`` only inspects the network as it is)
     sample_weight : optional per-sample weights for the probe's loss
@@ -57,6 +58,8 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
         if classes is not None and not getattr(estimator, "_multilabel", False):
             net.metadata["classes"] = np.asarray(classes).tolist()
     _check_network(net)
+    if optimizer is None and learning_rate is None:
+        learning_rate = getattr(net, "learning_rate", None)   # a Neuro's own SGD step size
     names = _feature_names(X, feature_names, net)
     work = net.copy()
     X, Y, sw = work._check_pair(X, _stored_class_codes(net, y), sample_weight)

@@ -188,6 +188,28 @@ def _unscaled_columns(rec: Recording) -> list:
     return [int(j) for j in np.argsort(-mag) if mag[j] > UNSCALED]
 
 
+def _target_size(rec: Recording) -> float:
+    """A regressor's largest target size sqrt(mean^2 + std^2) (0 for a classifier)."""
+    if rec.target_mean is None:
+        return 0.0
+    return float(np.max(np.hypot(rec.target_mean, rec.target_std or 0.0)))
+
+
+def _unscaled_data(rec: Recording) -> tuple:
+    """(cause, fix) for steps made large by unscaled inputs or targets, or ("", "")."""
+    what, fix = [], []
+    if _unscaled_columns(rec):
+        what.append(f"inputs (features up to {_g(float(rec.inputs.magnitude.max()))} in size)")
+        fix.append("the inputs")
+    if _target_size(rec) > UNSCALED:
+        what.append(f"targets (mean {_g(rec.target_mean[0])}, std {_g(rec.target_std[0])})")
+        fix.append("the targets")
+    if not what:
+        return "", ""
+    return (f"The unscaled {' and '.join(what)} make the gradients, and so the steps, that "
+            "large.", f"Standardize {' and '.join(fix)} first")
+
+
 # --- divergence -------------------------------------------------------------------------------
 
 def _divergence(rec: Recording) -> list:
@@ -223,20 +245,19 @@ def _divergence(rec: Recording) -> list:
     evidence = {"step": step, "start_loss": rec.start.loss, "last_finite_loss": last,
                 "learning_rate": rec.learning_rate, "optimizer": rec.optimizer,
                 "max_update_ratio": max(ratios) if ratios else None}
-    cols = _unscaled_columns(rec)
-    biggest = _g(float(rec.inputs.magnitude.max()))
-    extra = (f" The inputs are also unscaled (features up to {biggest} in size), which makes "
-             "the gradients, and so the steps, larger.") if cols else ""
+    why, standardize = _unscaled_data(rec)
     lr = rec.learning_rate
     lower = f"try {_g(lr / 10)} (10x smaller) or less" if lr else "lower it about 10x"
+    fix = (f"Lower the learning rate: {lower}; or use optimizer 'adam' with "
+           "learning_rate=1e-3.")
+    if standardize:
+        fix = f"{standardize}; then, if it still diverges, lower the learning rate: {lower}."
     return [Finding(
         "divergence", "error", [],
         f"Training diverged: the loss became NaN or infinite at {rec.unit} {step} (it was "
         f"{_g(rec.start.loss)} at the start and {_g(last)} just before). Each step is too "
         f"large for this network: {_lr_words(rec)} overshoots, the weights grow without bound "
-        f"and overflow.{extra}",
-        f"Lower the learning rate: {lower}; or use optimizer 'adam' with learning_rate=1e-3, "
-        "and scale the inputs.",
+        f"and overflow.{' ' + why if why else ''}", fix,
         evidence, brief=f"the loss became NaN/inf at {rec.unit} {step} with {_lr_short(rec)}")]
 
 
@@ -294,6 +315,8 @@ def _no_update_and_dead(rec: Recording, explained: _Explained) -> list:
     groups: dict[str, list] = {}
     for l in _stuck_layers(rec):
         kind, where = _blocker(S, l)
+        if kind == "unknown" and any(s.saturated_fraction >= SATURATED_WARN for s in S[l:]):
+            continue   # saturated units on the way back pass almost nothing: saturated_units
         if kind == "zero_input":
             kind = {"zero_weights": "zero_weights", "dead": "dead"}.get(_zero_source(S, l),
                                                                         "zero_input")
@@ -486,11 +509,11 @@ def _symmetric_units(rec: Recording, explained: _Explained) -> list:
 # --- saturated units --------------------------------------------------------------------------
 
 def _saturated_units(rec: Recording, explained: _Explained, origin: str) -> list:
-    """Hidden layers of bounded units stuck in their flat tails at the start, or only after
-    the run."""
-    end = rec.end.hidden if rec.end is not None and rec.end.finite else None
+    """Layers of bounded units stuck in their flat tails at the start, or only after the run
+    (an output layer only when its slope matters: squared error on sigmoid or tanh)."""
+    end = rec.end.layers if rec.end is not None and rec.end.finite else None
     group = []
-    for i, s in enumerate(rec.start.hidden):
+    for i, s in enumerate(rec.start.layers):
         if s.layer in explained and explained.by_layer[s.layer] != "symmetric_units":
             continue
         if origin == "start" and s.saturated_fraction >= SATURATED_WARN:
@@ -640,17 +663,14 @@ def _learning_rate_too_high(rec: Recording, findings: list, damage: bool) -> lis
     else:
         how = (f"single steps changed a layer's weights by up to {_g(biggest)} of their size "
                f"(about 1e-3 is typical), enough to throw units out of their working range")
-    cols = _unscaled_columns(rec)
-    why = (f" The unscaled inputs (features up to {_g(float(rec.inputs.magnitude.max()))} in "
-           "size) make the gradients, and so the steps, that large." if cols else "")
+    why, standardize = _unscaled_data(rec)
     fix = f"Lower the learning rate ({lower}, about 10x smaller), or use 'adam' with 1e-3."
-    if cols:
-        fix = "Standardize the inputs first; then, if needed, lower the learning rate " \
-              f"({lower})."
+    if standardize:
+        fix = f"{standardize}; then, if needed, lower the learning rate ({lower})."
     return [Finding(
         "learning_rate_too_high", "error", [],
         f"The steps are too large: {how}. With {_lr_words(rec)} each update overshoots the "
-        f"minimum it is heading for.{why}", fix,
+        f"minimum it is heading for.{' ' + why if why else ''}", fix,
         {"step": step, "start_loss": start, "end_loss": end, "peak_loss": peak,
          "update_ratio": ratio, "max_update_ratio": biggest, "learning_rate": lr},
         brief=(f"the loss rises from {rec.unit} {step} with {_lr_short(rec)}"
@@ -738,7 +758,7 @@ def _initial_loss_off(rec: Recording, explained: _Explained) -> list:
     else:
         tm = rec.target_mean or [0.0]
         ts = rec.target_std or [0.0]
-        size = float(np.max(np.hypot(tm, ts)))
+        size = _target_size(rec)
         unscaled_targets = size > UNSCALED
         wide_outputs = out.post_std > OUTPUT_SPREAD * max(size, 1.0)
         if not (start > REGRESSION_LOSS_RATIO * u and start - u > 1.0

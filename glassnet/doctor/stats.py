@@ -69,7 +69,8 @@ class LayerStats:
     inactive_units: int = 0    # the same on >= 99% of the rows (dead units included)
     active_rate: float = 1.0   # fraction of (row, unit) entries with a nonzero output or slope
     zero_weight_units: int = 0  # units whose incoming weights are all exactly 0
-    saturated_units: int = 0   # hidden tanh/sigmoid units in their flat tails on >= half the rows
+    saturated_units: int = 0   # tanh/sigmoid units in their flat tails on >= half the rows
+    #                            (output units only when the loss is not fused with them)
     distinct_units: int = 0    # units whose incoming weights and bias are identical count once
     nonfinite: bool = False    # NaN or inf in z or f(z)
 
@@ -175,7 +176,9 @@ def _layer_stats(l, L, net, below, z, a, delta, grad) -> LayerStats:
     dead = (rows_passing == 0) & ~zero_cols
     inactive = (rows_passing <= INACTIVE_ROWS) & ~zero_cols
     saturated = 0
-    if act.name in BOUNDED and l < L - 1:   # a confident output unit is the goal, not a fault
+    # a confident output unit is the goal, not a fault, when the loss cancels its slope
+    # (softmax or sigmoid with cross-entropy); with squared error its slope blocks learning
+    if act.name in BOUNDED and (l < L - 1 or not net._fused):
         flat = slope < SATURATION_SLOPE * BOUNDED[act.name]
         saturated = int(np.sum(np.mean(flat, axis=0) >= SATURATED_ROWS))
     per_unit_std = np.std(a, axis=0) if a.shape[0] > 1 else np.zeros(units)
