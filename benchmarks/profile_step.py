@@ -14,7 +14,7 @@ buffers after one real step (the library's own functions, not a re-implementatio
   output          fused softmax + cross-entropy (value and probabilities) and dL/dz
   bias gradients  the column sums of delta (a GEMV with a ones vector), every layer
   optimizer       optimizer.update(grads, ...) and params += grads
-  data gather     the epoch's shuffled copy, divided over its steps
+  data            gathering each batch's rows in the epoch's order (fit's own _Batches)
 
 then the whole ``_train_batch`` loop and the whole ``fit`` (1 epoch large, 20 small) are
 timed, and what is left,
@@ -34,8 +34,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import glassnet  # noqa: E402
-from glassnet import network as _network  # noqa: E402
 from glassnet import optimizers as _opt  # noqa: E402
+from glassnet import training as _training  # noqa: E402
 
 
 CLOCK = time.perf_counter
@@ -127,13 +127,13 @@ def profile(regime: str, dtype: str, repeats: int) -> list:
     parts["optimizer (sgd) + params += grads"] = best_time(optimizer, reps, repeats)
     net.params[...] = saved
 
-    bx, by = np.empty_like(Xc), np.empty_like(Y)
-    order = net.rng.permutation(n)
+    batches = _training._Batches(Xc, Y, None, None, True, bs)
+    index = batches.arrange(batches.draw(net.rng))
 
     def gather():
-        np.take(Xc, order, axis=0, out=bx, mode="clip")
-        np.take(Y, order, axis=0, out=by, mode="clip")
-    parts["data gather (per epoch, over its steps)"] = best_time(gather, 1, repeats) / steps
+        for start in range(0, n, bs):
+            batches.batch(index, start, min(start + bs, n))
+    parts["data: gathering each batch's rows"] = best_time(gather, 1, repeats) / steps
 
     def train_batches():
         for start in range(0, n, bs):
@@ -151,7 +151,7 @@ def profile(regime: str, dtype: str, repeats: int) -> list:
     rows.append(("_train_batch: Python and call overhead", whole_tb - in_step))
     rows.append(("fit loop: Python, callbacks, per-epoch work", whole_fit - whole_tb
                  - parts["optimizer (sgd) + params += grads"]
-                 - parts["data gather (per epoch, over its steps)"]))
+                 - parts["data: gathering each batch's rows"]))
     return rows, whole_tb, whole_fit, parts["GEMM (all products of a step)"], steps
 
 

@@ -72,7 +72,8 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None) -> Iterato
     >>> p = os.path.join(tempfile.mkdtemp(), "x.txt")
     >>> with atomic_write(p, "w") as f:
     ...     _ = f.write("hello")
-    >>> open(p).read()
+    >>> with open(p) as f:
+    ...     f.read()
     'hello'
     """
     path = _as_path(path, "file")

@@ -122,7 +122,13 @@ DEFAULT_LOSS_FOR_OUTPUT = {"softmax": "cross_entropy", "sigmoid": "binary_cross_
 
 
 def get(key) -> Loss:
-    """Resolve a loss name (or a :class:`Loss`), naming the valid keys on error."""
+    """Resolve a loss name (or a :class:`Loss`), naming the valid keys on error.
+
+    >>> get("mse").name
+    'squared_error'
+    >>> round(get("cross_entropy").value(np.array([[0.9, 0.1]]), np.array([[1.0, 0.0]])), 4)
+    0.1054
+    """
     if isinstance(key, Loss):
         return key
     name = _ALIASES.get(key.lower(), key.lower()) if isinstance(key, str) else None

@@ -274,7 +274,7 @@ def get(spec, net=None) -> Metric:
         name = getattr(spec, "__name__", None) or type(spec).__name__
         metric = Metric(name, lambda net_, Y, z, a, sw, f=spec: float(f(Y, a)), False, "any")
     else:
-        key = ALIASES.get(spec, spec) if isinstance(spec, str) else spec
+        key = ALIASES.get(spec.lower(), spec.lower()) if isinstance(spec, str) else spec
         if key not in METRICS:
             raise GlassnetError(f"Unknown metric {spec!r} in metrics. Valid names: "
                                 f"{sorted(METRICS)} (or a callable(Y, output)).")

@@ -506,7 +506,14 @@ class Network:
     # --- training and prediction -----------------------------------------------------------------
 
     def fit(self, X, y, **kwargs):
-        """Train with mini-batch gradient descent; see :func:`glassnet.training.fit`."""
+        """Train with mini-batch gradient descent; returns a History.
+
+        Keyword arguments (all described in :func:`glassnet.training.fit`): ``epochs=10,
+        batch_size=32, optimizer="sgd", learning_rate=None, alpha=0.0, shuffle=True,
+        sample_weight=None, validation_data=None, validation_split=0.0, metrics=None,
+        callbacks=None, early_stopping=False, patience=10, min_delta=0.0, monitor="auto",
+        restore_best=True, checkpoint=None, checkpoint_every=1, resume="auto", verbose=0``.
+        """
         from .training import fit
         return fit(self, X, y, **kwargs)
 

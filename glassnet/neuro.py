@@ -38,6 +38,14 @@ class Neuro(Network):
         Seeds initialization and shuffling.
     quiet : bool
         When False (the default, like the original), ``fit`` prints ``loss = ...`` per batch.
+
+    >>> import numpy as np
+    >>> n = Neuro([2, 3, 1], learning_rate=0.5, seed=0, quiet=True)
+    >>> n.w[0].shape, n.b[0].shape
+    ((2, 3), (1, 3))
+    >>> X, y = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]), np.array([[0], [1], [1], [0]])
+    >>> len(n.fit(X, y, epochs=10, batch_size=2).loss)
+    10
     """
 
     def __init__(self, cellnum, learning_rate=0.1, activators=1, init=None, *, bias_init=None,

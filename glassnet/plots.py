@@ -15,7 +15,6 @@ matplotlib is imported inside the functions (it is an optional extra: ``glassnet
 from __future__ import annotations
 
 import io as _io
-import os
 from typing import Mapping, Sequence
 
 import numpy as np

@@ -138,13 +138,24 @@ class _GlassMLP(BaseEstimator):
 
     @property
     def coefs_(self) -> list:
-        """Weight matrices (fan_in, fan_out), views into ``network_``'s parameters."""
+        """Weight matrices (fan_in, fan_out), views into ``network_``'s parameters.
+
+        Assigning a list copies it into the network (shapes checked, layer by layer).
+        """
         return list(self._fitted().weights)
+
+    @coefs_.setter
+    def coefs_(self, values) -> None:
+        self._fitted().set_weights(values, None)
 
     @property
     def intercepts_(self) -> list:
-        """Bias vectors (fan_out,), views into ``network_``'s parameters."""
+        """Bias vectors (fan_out,), views into ``network_``'s parameters; assignable too."""
         return list(self._fitted().biases)
+
+    @intercepts_.setter
+    def intercepts_(self, values) -> None:
+        self._fitted().set_weights(None, values)
 
     def _fitted(self) -> Network:
         net = self.__dict__.get("network_")

@@ -255,6 +255,7 @@ def _run_dask(specs, scheduler, results, report) -> None:
                             "'glassnet[dask]'.") from None
     own = not isinstance(scheduler, Client)
     if own:
+        check_address(scheduler)
         try:
             client = Client(scheduler, timeout="10s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -270,6 +271,22 @@ def _run_dask(specs, scheduler, results, report) -> None:
     finally:
         if own:
             client.close()
+
+
+def check_address(address) -> None:
+    """A malformed scheduler address is refused before a Client is made: a Client that fails
+    to parse it lingers and stalls the interpreter's exit for 20 s."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    try:
+        if not isinstance(address, str):
+            raise ValueError(f"expected a string such as 'tcp://host:8786', got "
+                             f"{type(address).__name__}")
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise GlassnetError(f"The Dask scheduler address {address!r} is not valid ({exc}); "
+                            "expected e.g. tcp://host:8786.") from None
 
 
 # --- tables ----------------------------------------------------------------------------------

@@ -15,13 +15,6 @@ import glassnet
 from glassnet.cli import main
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_blas_thread():
-    from threadpoolctl import threadpool_limits
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """CSV files (raw breast-cancer features with string labels; digits / 16) and models."""

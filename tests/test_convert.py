@@ -18,13 +18,6 @@ from glassnet.doctor import diagnose
 nn = torch.nn
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_blas_thread():
-    from threadpoolctl import threadpool_limits
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 @pytest.fixture(scope="module")
 def iris():
     from sklearn.datasets import load_iris

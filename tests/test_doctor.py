@@ -18,14 +18,6 @@ from glassnet.doctor import CODES, Finding, Monitor, Report, diagnose, distinct_
 from glassnet.doctor.stats import _backward, measure
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_blas_thread():
-    # tiny matrices: BLAS threads only fight each other (and other test processes)
-    from threadpoolctl import threadpool_limits
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def _standardize(X):
     std = X.std(axis=0)
     return (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
@@ -123,6 +115,42 @@ def test_constant_05_on_a_wide_tanh_layer_saturates_and_is_symmetric(digits, sca
     assert report.get("symmetric_units")[0].evidence["distinct_units"] == [1]
 
 
+def test_the_hand_written_neuro_is_diagnosed_with_its_own_step(digits):
+    """The blog post's network: every layer tanh (the output too) on squared error, all
+    weights 0.5.  Its gradient is not zero but ~1e-19 (tanh's slope at |z| ~ 10): the cause
+    is saturation, output layer included, and symmetry; not a mysterious no_update."""
+    _, X16, _, y = digits
+    with pytest.warns(SymmetryWarning):
+        neuro = glassnet.Neuro([64, 32, 10], 0.5, "tanh", init="constant", seed=0)
+    report = diagnose(neuro, X16, y)
+    assert report.context["learning_rate"] == 0.5 and report.context["optimizer"] == "sgd"
+    assert set(report.codes) == {"symmetric_units", "saturated_units"}
+    saturated = report.get("saturated_units")[0]
+    assert saturated.layers == (1, 2) and saturated.evidence["saturated_units"] == [32, 10]
+    assert saturated.evidence["gain"][0] == pytest.approx(0.5 * 8.0)
+    with pytest.warns(SymmetryWarning):
+        zeros = glassnet.Neuro([64, 32, 10], 0.5, "relu", init="zeros", seed=0)
+    assert diagnose(zeros, X16, y).summary() == \
+        "no_update: layer 1 never moves (all weights above are zero)"
+    assert diagnose(glassnet.Neuro([64, 32, 10], 0.5, "tanh", seed=0), X16, y).ok
+
+
+def test_output_saturation_counts_only_where_the_loss_feels_it(digits):
+    _, X16, _, y = digits
+    Y = np.eye(10)[y]
+    for output, loss, counted in (("sigmoid", "squared_error", True),
+                                  ("sigmoid", "binary_cross_entropy", False)):
+        net = glassnet.Network([64, 32, 10], activation="relu", output=output, loss=loss,
+                               seed=0)
+        net.weights[1][...] *= 30
+        out = measure(net, X16[:300], Y[:300]).layers[-1]
+        z = net.trace(X16[:300]).pre[-1]
+        sig = 1 / (1 + np.exp(-z))
+        flat_units = int(np.sum(np.mean(sig * (1 - sig) < 0.1 * 0.25, axis=0) >= 0.5))
+        assert flat_units >= 5
+        assert out.saturated_units == (flat_units if counted else 0)
+
+
 def test_deep_tanh_with_torch_default_init_has_a_vanishing_signal(digits):
     Xs, _, _, y = digits
     net = glassnet.Network([64] + [64] * 10 + [10], activation="tanh", init="torch_linear",
@@ -214,6 +242,23 @@ def test_healthy_networks_get_no_warning_or_error(digits, cancer, seed):
         assert _serious(report) == [], (net, report.summary())
         assert report.ok and report.summary() == "healthy"
         # and the probe did train: the loss fell
+        assert report.context["end_loss"] < report.context["start_loss"]
+
+
+@pytest.mark.parametrize("activation", [a for a in glassnet.activations.NAMES
+                                        if a not in glassnet.activations.OUTPUT_ONLY])
+def test_every_activation_with_its_default_init_is_healthy(cancer, activation):
+    """Registry-driven: a new activation gets its false-alarm check without a new test."""
+    from sklearn.datasets import load_diabetes
+    Xc, yc = cancer
+    X, y = load_diabetes(return_X_y=True)
+    cases = [(glassnet.Network([30, 32, 16, 2], activation=activation, seed=1), Xc, yc, "sgd"),
+             (glassnet.Network([30, 32, 16, 1], activation=activation, seed=1), Xc, yc, "adam"),
+             (glassnet.Network([10, 32, 16, 1], activation=activation, output="identity",
+                               seed=0), _standardize(X), (y - y.mean()) / y.std(), "momentum")]
+    for net, X_, y_, optimizer in cases:
+        report = diagnose(net, X_, y_, optimizer=optimizer, steps=60)
+        assert report.ok, (net, optimizer, report.summary())
         assert report.context["end_loss"] < report.context["start_loss"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 
 import numpy as np
 import pandas as pd
@@ -219,3 +220,15 @@ def test_command_statistics_only_and_bad_options(tmp_path):
     assert bad.returncode == 2 and "depth must be >= 1" in bad.stderr
     bad = _cmd("study", "init", "--schemes", "xavier,nope", cwd=tmp_path)
     assert bad.returncode == 2 and "Unknown init 'nope'" in bad.stderr
+
+
+def test_a_malformed_scheduler_address_fails_at_once_and_cleanly(tmp_path):
+    # a Client made from it would linger and stall the exit by 20 s, with a traceback
+    start = time.perf_counter()
+    bad = _cmd("study", "init", "--depth", 2, "--width", 8, "--seeds", 1, "--epochs", 0,
+               "--scheduler", "scheduler-without-port", cwd=tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "address 'scheduler-without-port' is not valid" in bad.stderr
+    assert time.perf_counter() - start < 15
+    with pytest.raises(GlassnetError, match="expected e.g. tcp://host:8786"):
+        study.run_grid(study.grid(_tiny()), scheduler="tcp://host-without-port")

@@ -452,9 +452,13 @@ def test_classifier_metric_on_a_regressor_is_refused(iris):
         gn.Network([4, 3, 1], loss="squared_error").fit(X, X[:, 0], metrics=["accuracy"])
 
 
-@pytest.mark.parametrize("module", ["training", "optimizers", "schedules", "metrics",
-                                    "callbacks"])
+@pytest.mark.parametrize("module", ["activations", "losses", "initializers", "network", "neuro",
+                                    "training", "optimizers", "schedules", "metrics",
+                                    "callbacks", "sklearn"])
 def test_docstring_examples(module):
+    """Every example in the docstrings runs as written, without a warning."""
     import importlib
-    result = doctest.testmod(importlib.import_module(f"glassnet.{module}"))
-    assert result.failed == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = doctest.testmod(importlib.import_module(f"glassnet.{module}"))
+    assert result.failed == 0 and result.attempted > 0

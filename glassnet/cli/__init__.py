@@ -20,6 +20,14 @@ COMMANDS = {
 }
 
 
+def column_names(text: str) -> list[str]:
+    """The argparse type of ``--features A,B`` and the like: comma-separated column names."""
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated column names")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     parser = argparse.ArgumentParser(

@@ -16,14 +16,9 @@ import zipfile
 
 import numpy as np
 
+from . import column_names
+
 HELP = "Diagnose why a model is not learning: the cause and the fix (exit 1 on errors)."
-
-
-def _names(text: str) -> list[str]:
-    names = [v.strip() for v in text.split(",") if v.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected comma-separated column names")
-    return names
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -31,10 +26,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="a glassnet model file, or a .npz of weight and bias arrays "
                         "(with --activation)")
     p.add_argument("data", metavar="DATA.csv", help="a CSV file with a header row")
-    p.add_argument("--target", type=_names, default=None, metavar="COLUMN",
+    p.add_argument("--target", type=column_names, default=None, metavar="COLUMN",
                    help="the target column (several, comma-separated, for several outputs; "
                         "default: the model file's target)")
-    p.add_argument("--features", type=_names, default=None, metavar="A,B,...",
+    p.add_argument("--features", type=column_names, default=None, metavar="A,B,...",
                    help="feature columns (default: the model's, else every other column)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--activation", default=None, metavar="NAME",
@@ -176,7 +171,7 @@ def run(args) -> int:
     if note:
         notes.append(note)
     training = meta.get("training") or {}
-    optimizer = args.optimizer or training.get("optimizer") or "sgd"
+    optimizer = args.optimizer or training.get("optimizer")    # None: sgd (a Neuro's own step)
     lr = args.learning_rate
     if lr is None and args.optimizer is None and isinstance(training.get("learning_rate"),
                                                              (int, float)):

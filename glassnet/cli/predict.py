@@ -14,15 +14,10 @@ import sys
 
 import numpy as np
 
+from . import column_names
+
 HELP = "Predict with a model file on a CSV file; writes CSV (labels, and probabilities " \
        "with --proba)."
-
-
-def _names(text: str) -> list[str]:
-    names = [v.strip() for v in text.split(",") if v.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected comma-separated column names")
-    return names
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -34,7 +29,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="CSV file to write (default: standard output)")
     p.add_argument("--proba", action="store_true",
                    help="add one probability column per class (classifiers)")
-    p.add_argument("--keep", type=_names, default=[], metavar="A,B,...",
+    p.add_argument("--keep", type=column_names, default=[], metavar="A,B,...",
                    help="columns to copy from DATA into the output (e.g. an id column)")
     p.add_argument("--ignore-extra", action="store_true",
                    help="ignore columns the model does not know instead of refusing the file")

@@ -81,6 +81,8 @@ def run(args) -> int:
     out = args.out
     if os.path.exists(out) and not os.path.isdir(out):
         raise GlassnetError(f"--out {out!r} is a file; the study needs a folder.")
+    if args.scheduler is not None:
+        study.check_address(args.scheduler)      # before the progress bar starts
     specs = study.grid(config)
     console = Console(stderr=True)
     if not console.is_terminal:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..callbacks import Callback
+from . import column_names
 
 HELP = "Train a network on a CSV file and save it as a model file."
 
@@ -33,17 +34,10 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
-def _names(text: str) -> list[str]:
-    names = [v.strip() for v in text.split(",") if v.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected comma-separated column names")
-    return names
-
-
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA.csv", help="training data: a CSV file with a header row")
     p.add_argument("--target", required=True, metavar="COLUMN", help="the column to predict")
-    p.add_argument("--features", type=_names, default=None, metavar="A,B,...",
+    p.add_argument("--features", type=column_names, default=None, metavar="A,B,...",
                    help="feature columns (default: every column except the target)")
     p.add_argument("--task", choices=["auto", "classification", "regression"], default="auto",
                    help="auto (default): classification for text/boolean targets and for "

@@ -349,7 +349,8 @@ def _no_update_and_dead(rec: Recording, explained: _Explained) -> list:
         findings.append(Finding("no_update", "error", layers, message, fix,
                                 {"grad_norm": [S[l].grad_norm for l, _ in members],
                                  "weight_change": [rec.weight_change[l] for l, _ in members]},
-                                brief=f"{layer_words(layers)} never move"))
+                                brief=f"{layer_words(layers)} never "
+                                      f"{'moves' if len(layers) == 1 else 'move'}"))
     return findings
 
 
@@ -367,7 +368,8 @@ def _zero_weights_finding(rec: Recording, members, explained: _Explained) -> Fin
     parts = []
     if hidden:
         parts.append(
-            f"Hidden {layer_words(layers)} never move: every weight above "
+            f"Hidden {layer_words(layers)} never {'moves' if len(layers) == 1 else 'move'}: "
+            "every weight above "
             f"{'it' if len(layers) == 1 else 'them'} is zero ({layer_words(zero_layers)} "
             f"{'starts' if len(zero_layers) == 1 else 'start'} with all-zero weights), so "
             "every error back-propagated to "
@@ -388,7 +390,8 @@ def _zero_weights_finding(rec: Recording, members, explained: _Explained) -> Fin
          "grad_norm": [S[l].grad_norm for l in hidden],
          "weight_change": [rec.weight_change[l] for l in hidden],
          "output_weights_frozen": output_frozen, "steps": rec.steps},
-        brief=f"{layer_words(layers)} never move (all weights above are zero)")
+        brief=f"{layer_words(layers)} never {'moves' if len(layers) == 1 else 'move'} (all "
+              "weights above are zero)")
 
 
 def _dead_units(rec: Recording, explained: _Explained, blocked: dict, origin: str) -> list:
@@ -431,7 +434,8 @@ def _dead_units(rec: Recording, explained: _Explained, blocked: dict, origin: st
                "a slope below zero so units can recover.")
         brief = f"{layer_words(layers)}: units died during training"
     block = (f" Nothing gets through them (no gradient down, only zeros up), so the weights "
-             f"of {layer_words(below)} never move either." if below else "")
+             f"of {layer_words(below)} never {'moves' if len(below) == 1 else 'move'} either."
+             if below else "")
     return [Finding(
         "dead_units", severity, layers, f"Dead units: {counts}. {cause}{block}", fix,
         {"inactive_fraction": [s.inactive_fraction for s in group],
