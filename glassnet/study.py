@@ -168,7 +168,7 @@ def run_one(spec: RunSpec) -> dict:
     """Build, measure and train one network; returns plain numbers (lists per layer/epoch)."""
     from .callbacks import Callback
     from .doctor import Monitor
-    from .initializers import SymmetryWarning, lsuv
+    from .initializers import SymmetryWarning
     from .network import Network
     start = time.perf_counter()
     X_train, X_test, y_train, y_test = _digits()
@@ -177,11 +177,9 @@ def run_one(spec: RunSpec) -> dict:
         warnings.simplefilter("ignore", SymmetryWarning)
         net = Network(sizes, activation=spec.activation, init=spec.scheme, seed=spec.seed)
     probe = X_train[:PROBE_ROWS], y_train[:PROBE_ROWS]
-    if getattr(net, "_needs_data_init", False):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            lsuv(net, probe[0][:256])
-        net._needs_data_init = False
+    with warnings.catch_warnings():      # a data-dependent init (lsuv) finishes on the probe
+        warnings.simplefilter("ignore", RuntimeWarning)
+        net.initialize_on_data(probe[0][:256])
     stats = depth_statistics(net, *probe)
 
     test_loss, test_acc = [], []

@@ -701,9 +701,8 @@ def _loop(net, run: _Run) -> History:
             for cb in callbacks:
                 cb.on_train_begin(ctx, {})
             if net._needs_data_init and run.start_epoch == 0 and run.start_batch == 0:
-                from .initializers import lsuv
-                lsuv(net, batches.X[:min(batches.X.shape[0], max(batch_size, 256))])
-                net._needs_data_init = False
+                # with the init's own settings (lsuv's margin, max_passes)
+                net.initialize_on_data(batches.X[:min(batches.X.shape[0], max(batch_size, 256))])
             epoch_range = range(epoch, epochs) if not run.stopping else range(0)
             for epoch in epoch_range:
                 ctx.epoch = epoch

@@ -441,6 +441,23 @@ def test_a_fitted_glass_estimator_is_diagnosed_as_it_trains():
         diagnose(GlassClassifier(), frame, labels)
 
 
+def test_lsuv_finishes_with_its_own_settings_in_diagnose_and_fit(digits):
+    """init=("lsuv", {"margin": 10}) accepts any variance in 1 +- 10: the orthogonal draw
+    stays as it is.  The default margin (0.02) rescales it."""
+    Xs, _, _, y = digits
+    wide = glassnet.Network([64, 32, 10], activation="tanh", init=("lsuv", {"margin": 10.0}),
+                            seed=0)
+    drawn = np.linalg.norm(wide.weights[0])
+    assert diagnose(wide, Xs, y, steps=0).layers[0]["start"]["weight_norm"] == \
+        pytest.approx(drawn, rel=1e-12)
+    default = glassnet.Network([64, 32, 10], activation="tanh", init="lsuv", seed=0)
+    rescaled = diagnose(default, Xs, y, steps=0).layers[0]["start"]["weight_norm"]
+    assert abs(rescaled / drawn - 1) > 0.05
+    before = wide.weights[0].copy()
+    wide.fit(Xs, y, epochs=0)
+    assert np.array_equal(wide.weights[0], before)
+
+
 def test_the_same_seed_gives_the_same_report(digits):
     Xs, _, _, y = digits
     net = glassnet.Network([64, 16, 10], activation="tanh", seed=0)
@@ -625,6 +642,19 @@ def test_monitor_records_divergence_at_its_step(digits):
     report = monitor.report()
     finding = report.get("divergence")[0]
     assert finding.evidence["step"] == 5 and finding.severity == "error"
+
+
+def test_monitor_names_columns_from_the_networks_stored_feature_names(digits):
+    _, _, X, y = digits
+    net = glassnet.Network([64, 16, 10], seed=0)
+    net.metadata["feature_names"] = [f"pixel_{i}" for i in range(64)]
+    monitor = Monitor()
+    net.fit(X, y, epochs=1, learning_rate=1e-4, callbacks=[monitor])
+    finding = monitor.report().get("unscaled_inputs")[0]
+    top = int(np.argmax(np.hypot(X.mean(0), X.std(0))))
+    assert finding.evidence["columns"][0] == f"pixel_{top}"
+    with pytest.raises(GlassnetError, match="feature_names has 2 names but X has 64"):
+        net.fit(X, y, epochs=1, callbacks=[Monitor(feature_names=["a", "b"])])
 
 
 def test_monitor_report_needs_a_run_and_valid_fields():

@@ -60,6 +60,30 @@ def test_a_trained_csv_model_goes_through_info_predict_and_the_doctor(cancer, ca
     assert code == 1 and found & {"divergence", "learning_rate_too_high"}
 
 
+@pytest.mark.parametrize("kind", ["1..3", "-1..1", "bool", "text"])
+def test_the_doctor_maps_a_trained_models_labels_once(tmp_path, capsys, kind):
+    """Labels of any kind through train and doctor: the doctor's start loss is the model's
+    own loss on the data (mapping the labels twice would shift 1..3 onto 0..2, or fail)."""
+    from sklearn.datasets import load_iris
+    X, y = load_iris(return_X_y=True)
+    labels = {"1..3": y + 1, "-1..1": y - 1, "bool": y == 1,
+              "text": np.array(["setosa", "versicolor", "virginica"])[y]}[kind]
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(species=labels)
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    code, _, err = _run(capsys, "train", tmp_path / "iris.csv", "--target", "species",
+                        "--layers", "8", "--epochs", "5", "--quiet", "--out",
+                        tmp_path / "m.glassnet")
+    assert code == 0, err
+    code, out, err = _run(capsys, "doctor", tmp_path / "m.glassnet", tmp_path / "iris.csv",
+                          "--json", "--steps", 0)
+    assert code in (0, 1), err
+    net = glassnet.load(tmp_path / "m.glassnet")
+    codes = glassnet.data.class_codes(labels, net.metadata["classes"])
+    scaling = glassnet.data.Standardizer.from_dict(net.metadata["scaling"], 4)
+    expected = net.loss_value(scaling.transform(X), codes)
+    assert json.loads(out)["context"]["start_loss"] == pytest.approx(expected, rel=1e-9)
+
+
 def test_a_scikit_learn_model_saved_by_glassnet_works_from_the_command_line(cancer, capsys):
     from sklearn.neural_network import MLPClassifier
     folder, frame, labels = cancer

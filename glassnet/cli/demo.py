@@ -152,7 +152,7 @@ def train_one(label, spec, data, *, hidden, activation, epochs, batch_size, lear
     """Build, diagnose and train one network; returns its :class:`Run`."""
     from .. import doctor, optimizers
     from ..doctor.stats import distinct_units
-    from ..initializers import SymmetryWarning, lsuv
+    from ..initializers import SymmetryWarning
     from ..network import Network
     from ..training import DivergenceError
     X_train, X_test, y_train, y_test = data
@@ -167,12 +167,10 @@ def train_one(label, spec, data, *, hidden, activation, epochs, batch_size, lear
         if not issubclass(w.category, SymmetryWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     run.symmetry_warning = str(sym[0].message) if sym else None
-    if getattr(net, "_needs_data_init", False):
+    with warnings.catch_warnings():
         # LSUV finishes on data: the same first training rows fit would use
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            lsuv(net, X_train[:min(len(X_train), max(batch_size, 256))])
-        net._needs_data_init = False
+        warnings.simplefilter("ignore", RuntimeWarning)
+        net.initialize_on_data(X_train[:min(len(X_train), max(batch_size, 256))])
     optimizer = optimizers.sgd(learning_rate)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -112,8 +112,9 @@ def _targets(net, meta, frame, targets, where):
         return y, None
     classes = meta.get("classes")
     k = net.n_classes or net.layer_sizes[-1]
-    if classes:
-        return D.class_codes(raw, classes, f"{where}: the target column {targets[0]!r}"), None
+    if classes:   # checked here to name the file; diagnose maps them by the same classes
+        D.class_codes(raw, classes, f"{where}: the target column {targets[0]!r}")
+        return raw, None
     codes, labels = D.encode_labels(raw)
     if raw.dtype.kind in "iu" and raw.min() >= 0 and raw.max() < k:
         return raw.astype(np.int64), None          # already class indices 0..k-1

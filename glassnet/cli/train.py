@@ -188,7 +188,8 @@ def run(args) -> int:
     console.print(f"[bold]glassnet train[/]: {where}: {len(X)} rows, {len(features)} features, "
                   f"target {args.target!r} ({task}"
                   + (f", {len(classes)} classes" if classes is not None else "") + "); "
-                  f"network {net.layer_sizes} {args.activation}, {args.optimizer} "
+                  f"network {net.layer_sizes} "
+                  f"{args.activation if args.layers else '(no hidden layer)'}, {args.optimizer} "
                   f"lr {lr:g}, {len(train_rows)} training / {len(val_rows)} validation rows")
     t_fit = time.perf_counter()
     try:

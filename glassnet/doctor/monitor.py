@@ -8,8 +8,8 @@ import numpy as np
 
 from .._validation import GlassnetError, check_int
 from ..callbacks import Callback
-from .probe import (architecture, first_learning_rate, layer_bounds, layer_table,
-                    update_ratios)
+from .probe import (architecture, column_names, first_learning_rate, layer_bounds,
+                    layer_table, update_ratios)
 from .report import Report
 from .rules import Recording, run_rules
 from .stats import class_prior_loss, input_stats, measure, uninformed_loss
@@ -67,7 +67,7 @@ class Monitor(Callback):
         rng = np.random.default_rng(self.seed)
         rows = np.sort(rng.choice(n, size=min(n, self.probe_size), replace=False))
         self._Xp, self._Yp = X[rows].copy(), Y[rows].copy()
-        names = self.feature_names or _stored_names(ctx.net)
+        names = column_names(X, self.feature_names, ctx.net)
         if names is not None and len(names) != X.shape[1]:
             raise GlassnetError(f"Monitor: feature_names has {len(names)} names but X has "
                                 f"{X.shape[1]} columns.")
@@ -186,9 +186,3 @@ class Monitor(Callback):
         return np.array([[float(getattr(s, field)) for s in snap.layers]
                          for snap in self.snapshots])
 
-
-def _stored_names(net):
-    stored = (getattr(net, "metadata", None) or {}).get("feature_names")
-    if isinstance(stored, list) and len(stored) == net.layer_sizes[0]:
-        return [str(s) for s in stored]
-    return None

@@ -50,7 +50,8 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
     seed = check_int("seed", seed, minimum=0)
     estimator = _glass_estimator(net)
     if estimator is not None:
-        feature_names = _estimator_feature_names(estimator, X, feature_names)
+        feature_names = (column_names(X, feature_names, estimator._fitted())
+                         or getattr(estimator, "feature_names_in_", None))
         net, X = estimator._fitted().copy(), estimator._transform(X)
         if optimizer is None and learning_rate is None:
             optimizer = estimator._make_optimizer(X.shape[0], min(batch_size, X.shape[0]))
@@ -58,9 +59,10 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
         if classes is not None and not getattr(estimator, "_multilabel", False):
             net.metadata["classes"] = np.asarray(classes).tolist()
     _check_network(net)
-    if optimizer is None and learning_rate is None:
-        learning_rate = getattr(net, "learning_rate", None)   # a Neuro's own SGD step size
-    names = _feature_names(X, feature_names, net)
+    from ..neuro import Neuro
+    if optimizer is None and learning_rate is None and isinstance(net, Neuro):
+        learning_rate = net.learning_rate                      # its own plain-SGD step size
+    names = column_names(X, feature_names, net)
     work = net.copy()
     X, Y, sw = work._check_pair(X, _stored_class_codes(net, y), sample_weight)
     if names is not None and len(names) != X.shape[1]:
@@ -69,10 +71,7 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
     opt = _opt.get("sgd" if optimizer is None else optimizer, learning_rate)
     rng = np.random.default_rng(seed)
     n = X.shape[0]
-    if getattr(work, "_needs_data_init", False):  # as fit does: lsuv finishes on data
-        from ..initializers import lsuv
-        lsuv(work, X[:min(n, max(batch_size, 256))])
-        work._needs_data_init = False
+    work.initialize_on_data(X[:min(n, max(batch_size, 256))])   # as fit does: lsuv
     rows = np.sort(rng.choice(n, size=min(n, probe_size), replace=False))
     Xp, Yp = X[rows], Y[rows]
     start = measure(work, Xp, Yp)
@@ -216,15 +215,6 @@ def _glass_estimator(obj):
     return obj if isinstance(obj, _GlassMLP) else None
 
 
-def _estimator_feature_names(estimator, X, given):
-    if given is not None:
-        return given
-    if getattr(X, "columns", None) is not None:
-        return [str(c) for c in X.columns]
-    names = getattr(estimator, "feature_names_in_", None)
-    return None if names is None else [str(s) for s in names]
-
-
 def _check_network(net) -> None:
     from ..network import Network
     if not isinstance(net, Network):
@@ -253,7 +243,8 @@ def _stored_class_codes(net, y):
     return class_codes(labels, classes, "y")
 
 
-def _feature_names(X, names, net):
+def column_names(X, names, net):
+    """The names of X's columns: given, a DataFrame's, or the network's stored ones."""
     if names is not None:
         return [str(s) for s in names]
     columns = getattr(X, "columns", None)
