@@ -287,8 +287,8 @@ def limit_trainer(r: Regime):
     return train
 
 
-def trainers(r: Regime, wanted) -> dict:
-    """{row: train(regime, epochs, X=None, y=None)} for the rows available here."""
+def trainers(r: Regime, wanted) -> tuple:
+    """({row: train(regime, epochs, X=None, y=None)}, {row: why it is skipped})."""
     out, missing = {}, {}
     for name in wanted:
         try:
@@ -632,6 +632,7 @@ def write_json(path: str, payload: dict) -> None:
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)                      # mkstemp makes it private
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
