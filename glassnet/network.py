@@ -388,6 +388,16 @@ class Network:
         if self.loss.name == "binary_cross_entropy" and np.any((out < 0) | (out > 1)):
             raise GlassnetError(f"{name} must be 0/1 (or probabilities in [0, 1]) for "
                                 "binary_cross_entropy.")
+        if self.loss.name == "cross_entropy":
+            # the fused gradient a - y assumes each row is a distribution over the classes
+            tol = 1e-4 if self.dtype == np.float32 else 1e-8
+            bad = np.any(out < 0, axis=1) | (np.abs(out.sum(axis=1) - 1) > tol)
+            if bad.any():
+                raise GlassnetError(
+                    f"{name} rows must be one-hot or class probabilities summing to 1 for "
+                    f"cross_entropy; first bad rows: {np.flatnonzero(bad)[:5].tolist()}. "
+                    "For several labels per sample use output='sigmoid' with "
+                    "loss='binary_cross_entropy'.")
         return out
 
     def _check_pair(self, X, y, sample_weight=None):

@@ -668,3 +668,12 @@ def test_monitor_report_needs_a_run_and_valid_fields():
     net.fit(X, (X[:, 0] > 0).astype(int), epochs=1, callbacks=[monitor])
     with pytest.raises(GlassnetError, match="Unknown layer statistic"):
         monitor.history("nope")
+
+
+def test_input_stats_match_numpy_without_copying_x_whole():
+    from glassnet.doctor.stats import input_stats
+    X = np.random.default_rng(3).normal(5.0, 3.0, (5000, 40)).astype(np.float32)
+    stats = input_stats(X)
+    X64 = X.astype(np.float64)
+    np.testing.assert_allclose(stats.mean, X64.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(stats.std, X64.std(axis=0), rtol=1e-12)

@@ -478,3 +478,14 @@ def test_copy_and_pickle_are_independent_and_continue_identically():
 def test_public_surface():
     assert glassnet.Network is Network and issubclass(GlassnetError, ValueError)
     assert "Network" in glassnet.__all__ and "Neuro" in glassnet.__all__
+
+
+def test_cross_entropy_refuses_target_rows_that_are_not_distributions():
+    # the fused softmax gradient a - y is only right when each target row sums to 1
+    net = Network([3, 4, 3], seed=0)
+    X = np.zeros((2, 3))
+    with pytest.raises(GlassnetError, match=r"summing to 1 .*first bad rows: \[1\]"):
+        net.backward(X, np.array([[1.0, 0, 0], [1.0, 1.0, 0]]))
+    soft = np.array([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0]])
+    grads = net.backward(X, soft)
+    assert np.isfinite(grads.loss)

@@ -260,11 +260,25 @@ class InputStats:
 
 
 def input_stats(X: Array, names=None) -> InputStats:
-    """Feature means and stds of ``X`` (n, d), in float64."""
-    X = np.asarray(X, dtype=np.float64)
-    names = list(names) if names is not None else [f"column {j}" for j in range(X.shape[1])]
+    """Feature means and stds of ``X`` (n, d), in float64.
+
+    Computed in blocks of rows (two passes: mean, then squared deviations), so a large
+    float32 X is never copied whole to float64.
+    """
+    X = np.asarray(X)
+    n, d = X.shape
+    names = list(names) if names is not None else [f"column {j}" for j in range(d)]
+    block = max(1, (1 << 22) // max(d, 1))          # about 32 MB of float64 per block
+    total = np.zeros(d)
+    squares = np.zeros(d)
     with np.errstate(all="ignore"):     # values near 1e308 overflow the sums: inf is the answer
-        return InputStats(X.mean(axis=0), X.std(axis=0), [str(s) for s in names])
+        for start in range(0, n, block):
+            total += X[start:start + block].sum(axis=0, dtype=np.float64)
+        mean = total / n
+        for start in range(0, n, block):
+            dev = X[start:start + block].astype(np.float64) - mean
+            squares += np.einsum("ij,ij->j", dev, dev)
+        return InputStats(mean, np.sqrt(squares / n), [str(s) for s in names])
 
 
 def uninformed_loss(net, Y: Array) -> float:
