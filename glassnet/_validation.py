@@ -16,10 +16,6 @@ class GlassnetError(ValueError):
     """A user-facing error: bad input, a damaged file, a training run that failed."""
 
 
-def fail(message: str) -> None:
-    raise GlassnetError(message)
-
-
 def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise GlassnetError(f"{name} must be True or False. Got {value!r}.")

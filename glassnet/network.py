@@ -19,7 +19,7 @@ import numpy as np
 from . import activations as _act
 from . import initializers as _init
 from . import losses as _losses
-from ._validation import GlassnetError, as_float_array, check_dtype, check_int
+from ._validation import GlassnetError, _first_bad_rows, as_float_array, check_dtype, check_int
 
 Array = np.ndarray
 
@@ -327,9 +327,7 @@ class Network:
 
     def _overflow(self, what: str, values: Array, X: Array) -> GlassnetError:
         """The error for a forward or backward pass that overflowed the dtype."""
-        bad = ~np.isfinite(values)
-        rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[:5].tolist() \
-            if bad.ndim else []
+        rows = _first_bad_rows(~np.isfinite(values))
         with np.errstate(over="ignore", invalid="ignore"):
             x_max, w_max = float(np.max(np.abs(X))), float(np.max(np.abs(self.params)))
         return GlassnetError(
@@ -366,13 +364,13 @@ class Network:
             if labels.dtype.kind == "f":
                 if not np.all(np.isfinite(labels)):
                     raise GlassnetError(f"{name} contains NaN or infinite values (first rows: "
-                                        f"{np.flatnonzero(~np.isfinite(labels))[:5].tolist()}).")
+                                        f"{_first_bad_rows(~np.isfinite(labels))}).")
                 if np.any(labels != np.round(labels)):
                     raise GlassnetError(f"{name} holds non-integer values; class labels must be "
                                         f"integers 0..{k - 1} or one-hot rows.")
             bad = (labels < 0) | (labels >= k)   # before the cast: 1e300 is no int64
             if bad.any():
-                rows = np.flatnonzero(bad)[:5].tolist()
+                rows = _first_bad_rows(bad)
                 raise GlassnetError(f"{name} has class labels outside 0..{k - 1} (the network has "
                                     f"{k} outputs); first bad rows: {rows}.")
             labels = labels.astype(np.int64)
@@ -395,7 +393,7 @@ class Network:
             if bad.any():
                 raise GlassnetError(
                     f"{name} rows must be one-hot or class probabilities summing to 1 for "
-                    f"cross_entropy; first bad rows: {np.flatnonzero(bad)[:5].tolist()}. "
+                    f"cross_entropy; first bad rows: {_first_bad_rows(bad)}. "
                     "For several labels per sample use output='sigmoid' with "
                     "loss='binary_cross_entropy'.")
         return out

@@ -159,9 +159,7 @@ def trace(decay: float = 0.9, nesterov: bool = False) -> Optimizer:
     torch.optim.SGD's momentum buffer with ``dampening=0`` (its first step's ``b = g``
     equals ``decay * 0 + g``).
     """
-    decay = check_float("momentum", decay, minimum=0.0)
-    if decay >= 1.0:
-        raise GlassnetError(f"momentum must be in [0, 1). Got {decay}.")
+    decay = _unit("momentum", decay)
     nesterov = bool(nesterov)
 
     def init(params):

@@ -99,6 +99,14 @@ def history(hist, title: str = "Training history"):
     return fig
 
 
+def _legend_and_title(fig, title: str, **legend_kw):
+    """The first panel's legend to the right of the panels, and the figure's title."""
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", frameon=False, **legend_kw)
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
 def _log_axis(ax) -> None:
     """A log y axis labelled 0.01, 0.2, 3 rather than 10^-2, 2x10^-1."""
     from matplotlib.ticker import FuncFormatter, LogLocator
@@ -195,10 +203,7 @@ def layer_stat_over_epochs(runs: Mapping[str, Sequence[Sequence[float]]], *, yla
                 ax.set_ylim(-0.02, 1.02)
             else:
                 ax.set_ylim(bottom=-0.02)
-    handles, labels = fig.axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right center", frameon=False, fontsize=9)
-    fig.suptitle(title, fontsize=12, fontweight="bold")
-    return fig
+    return _legend_and_title(fig, title, fontsize=9)
 
 
 # --- weights as images --------------------------------------------------------------------------
@@ -295,10 +300,7 @@ def depth_profiles(panels: Mapping[str, Mapping[str, np.ndarray]], *, title: str
         if stat in log:
             _log_axis(ax)
         _style(ax, stat, "layer (1 = first hidden)")
-    handles, labels = fig.axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right center", frameon=False)
-    fig.suptitle(title, fontsize=12, fontweight="bold")
-    return fig
+    return _legend_and_title(fig, title)
 
 
 def seed_curves(panels: Mapping[str, Mapping[str, np.ndarray]], *, title: str,
@@ -323,10 +325,7 @@ def seed_curves(panels: Mapping[str, Mapping[str, np.ndarray]], *, title: str,
         if "accuracy" in name:
             ax.set_ylim(0, 1.02)
         _style(ax, name, x_label)
-    handles, labels = fig.axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right center", frameon=False)
-    fig.suptitle(title, fontsize=12, fontweight="bold")
-    return fig
+    return _legend_and_title(fig, title)
 
 
 def layers_over_training(panels: Mapping[str, Mapping[str, np.ndarray]], *, title: str,

@@ -187,14 +187,12 @@ def architecture(net) -> dict:
 
 def first_learning_rate(opt, state):
     """The learning rate of the first step (a schedule's value at step 0), if it has one."""
-    current = getattr(_opt, "current_learning_rate", None)
-    if current is not None:
-        try:
-            lr = current(opt, state)
-        except (TypeError, ValueError, AttributeError, KeyError):
-            lr = None       # an optimizer built elsewhere, with a state of its own shape
-        if lr is not None:
-            return float(lr)
+    try:
+        lr = _opt.current_learning_rate(opt, state)
+    except (TypeError, ValueError, AttributeError, KeyError):
+        lr = None           # an optimizer built elsewhere, with a state of its own shape
+    if lr is not None:
+        return float(lr)
     lr = getattr(opt, "config", {}).get("learning_rate")
     return float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
 

@@ -110,10 +110,6 @@ class Snapshot:
         return self.layers[:-1]
 
 
-def _f(x) -> float:
-    return float(x)
-
-
 def measure(net, X: Array, Y: Array, *, step: int = 0) -> Snapshot:
     """Measure every layer of ``net`` on the validated batch ``X`` (n, d), ``Y`` (n, k).
 
@@ -139,7 +135,7 @@ def measure(net, X: Array, Y: Array, *, step: int = 0) -> Snapshot:
         for l in range(L):
             layers.append(_layer_stats(l, L, net, X if l == 0 else post[l - 1], pre[l],
                                        post[l], deltas[l], grads[l]))
-        logit_std = _f(np.std(pre[-1]))
+        logit_std = float(np.std(pre[-1]))
     return Snapshot(layers, loss, logit_std, step=step, finite=finite)
 
 
@@ -185,18 +181,18 @@ def _layer_stats(l, L, net, below, z, a, delta, grad) -> LayerStats:
     return LayerStats(
         layer=l + 1, kind="output" if l == L - 1 else "hidden", activation=act.name,
         fan_in=W.shape[0], units=units,
-        weight_norm=_f(np.linalg.norm(W)), weight_rms=_f(np.sqrt(np.mean(W * W))),
-        bias_mean=_f(np.mean(b)), grad_norm=_f(np.linalg.norm(grad)),
+        weight_norm=float(np.linalg.norm(W)), weight_rms=float(np.sqrt(np.mean(W * W))),
+        bias_mean=float(np.mean(b)), grad_norm=float(np.linalg.norm(grad)),
         weight_zero=not np.any(W != 0), grad_zero=not np.any(grad != 0),
         input_zero=not np.any(below != 0), delta_zero=not np.any(delta != 0),
         gate_closed=bool(act.elementwise and np.all(closed)),
-        pre_mean=_f(np.mean(z)), pre_std=_f(np.std(z)),
-        post_mean=_f(np.mean(a)), post_std=_f(np.std(a)),
-        signal_std=_f(np.sqrt(np.mean(per_unit_std * per_unit_std))),
-        mean_abs_pre=_f(np.mean(np.abs(z))),
-        delta_rms=_f(np.sqrt(np.mean(delta * delta)) * z.shape[0]),
+        pre_mean=float(np.mean(z)), pre_std=float(np.std(z)),
+        post_mean=float(np.mean(a)), post_std=float(np.std(a)),
+        signal_std=float(np.sqrt(np.mean(per_unit_std * per_unit_std))),
+        mean_abs_pre=float(np.mean(np.abs(z))),
+        delta_rms=float(np.sqrt(np.mean(delta * delta)) * z.shape[0]),
         dead_units=int(np.sum(dead)), inactive_units=int(np.sum(inactive)),
-        active_rate=_f(np.mean(passing)), zero_weight_units=int(np.sum(zero_cols)),
+        active_rate=float(np.mean(passing)), zero_weight_units=int(np.sum(zero_cols)),
         saturated_units=saturated,
         distinct_units=distinct_units(W, b) if not nonfinite else units,
         nonfinite=bool(nonfinite),
