@@ -1,10 +1,10 @@
-"""Progress display for ``fit(..., verbose=...)``: a live bar on a terminal, plain lines elsewhere.
+"""Progress display for ``fit(..., verbose=...)``: a live bar on a terminal, quiet elsewhere.
 
 =======  ==================================  ================================================
 verbose  stdout is a terminal                stdout is a file, a pipe or a notebook log
 =======  ==================================  ================================================
 0        nothing                             nothing
-1        one live bar (rich, else tqdm) with  one plain line per epoch
+1        one live bar (rich, else tqdm) with  nothing (quiet: no bar frames in logs)
          epoch, batches, time left, the
          running loss and the last metrics
 2        one plain line per epoch            one plain line per epoch
@@ -45,7 +45,9 @@ def make(verbose: int, epochs: int, n_batches: int, stream=None) -> Callback | N
     if not verbose:
         return None
     stream = sys.stdout if stream is None else stream
-    if verbose == 1 and is_terminal(stream):
+    if verbose == 1 and not is_terminal(stream):
+        return None
+    if verbose == 1:
         try:
             import rich.progress  # noqa: F401
             return RichBar(epochs, n_batches, stream)

@@ -232,8 +232,8 @@ def fit(net, X, y, *, epochs: int = 10, batch_size: int = 32, optimizer="sgd",
         end and on Ctrl-C.
     resume : "auto" resumes from ``checkpoint`` when the file exists; True requires it;
         False starts over (and overwrites it).
-    verbose : 0 silent; 1 a live progress bar on a terminal, one line per epoch otherwise;
-        2 one line per epoch.
+    verbose : 0 silent; 1 a live progress bar on a terminal and nothing when stdout is not
+        one (a file, a pipe, a CI log); 2 one plain line per epoch anywhere.
 
     Returns
     -------

@@ -360,9 +360,12 @@ def test_unscaled_inputs_are_named_when_training_diverges():
 
 # --- progress output ---------------------------------------------------------------------------
 
-def test_verbose_on_a_pipe_prints_plain_epoch_lines(iris, capsys):
+def test_verbose_1_is_quiet_off_a_terminal_and_2_prints_plain_epoch_lines(iris, capsys):
     X, y = iris
     gn.Network([4, 5, 3], seed=0).fit(X, y, epochs=3, verbose=1, validation_split=0.2,
+                                      metrics=["accuracy"])
+    assert capsys.readouterr().out == ""
+    gn.Network([4, 5, 3], seed=0).fit(X, y, epochs=3, verbose=2, validation_split=0.2,
                                       metrics=["accuracy"])
     out = capsys.readouterr().out
     lines = out.strip().splitlines()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import sys
 import warnings
 
 import numpy as np
@@ -148,11 +149,15 @@ def test_a_diverging_estimator_error_comes_back_from_a_joblib_worker(iris):
 
 # --- the arguments users pass as they would elsewhere --------------------------------------------
 
-def test_verbose_true_means_1(iris, capsys):
+def test_verbose_true_means_1(iris, capsys, monkeypatch):
     X, y = iris
     gn.Network([4, 5, 3], seed=0).fit(X, y, epochs=2, verbose=True)
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split(" - ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert capsys.readouterr().out == ""            # quiet off a terminal, like verbose=1
+    screen = _Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    gn.Network([4, 5, 3], seed=0).fit(X, y, epochs=2, verbose=True)
+    assert "epoch 2/2" in screen.getvalue()          # the live bar, like verbose=1
+    monkeypatch.undo()
     gn.Network([4, 5, 3], seed=0).fit(X, y, epochs=2, verbose=False)
     assert capsys.readouterr().out == ""
     with pytest.raises(gn.GlassnetError, match="verbose must be >= 0"):
@@ -424,13 +429,15 @@ def test_estimator_rejects_a_schedule_it_would_ignore(iris):
     assert clf.history_.learning_rate == [0.1, 0.1]
 
 
-def test_estimator_verbose_true_prints_epoch_lines(iris, capsys):
+def test_estimator_verbose_2_prints_epoch_lines(iris, capsys):
     from glassnet.sklearn import GlassRegressor
     X, _ = iris
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        GlassRegressor(hidden_layer_sizes=(4,), max_iter=2, verbose=2).fit(X, X[:, 0])
+        assert capsys.readouterr().out.count("epoch ") == 2
         GlassRegressor(hidden_layer_sizes=(4,), max_iter=2, verbose=True).fit(X, X[:, 0])
-    assert capsys.readouterr().out.count("epoch ") == 2
+        assert capsys.readouterr().out == ""        # verbose=1 is quiet off a terminal
 
 
 def test_estimator_coefs_can_be_assigned_like_mlpclassifiers(iris):
