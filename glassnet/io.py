@@ -490,12 +490,6 @@ def _build(path, arch: dict):
     return net
 
 
-def parameter_count(header: dict) -> int:
-    """Number of weights and biases described by a header from :func:`read_header`."""
-    sizes = header["network"]["layer_sizes"]
-    return int(sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:])))
-
-
 def describe(path) -> dict:
     """What ``glassnet info`` prints, as a dict: header fields plus parameter statistics."""
     header = read_header(path)
