@@ -91,8 +91,11 @@ class _Workspace:
         self.delta = [np.empty((n, k), dtype) for k in outs]  # (batch, fan_out)
         self.ones = np.ones(n, dtype)                          # sums rows by a GEMV
         self.out_ones = np.ones(outs[-1], dtype)               # sums output units by a GEMV
-        self.rows = np.empty(n, dtype)                         # per-sample: max, then log-sum-exp
-        self.ysum = np.empty(n, dtype)                         # per-sample sum of the targets
+        self.rows = np.empty(n, dtype)                         # per-sample sums, then their logs
+        self.rows_col = self.rows[:, None]                     # the same, as a (batch, 1) column
+        # softmax's row sums below this lose precision (see _softmax_ce): sqrt of the
+        # smallest normal number, so every probability above it is computed in full
+        self.safe = np.sqrt(np.finfo(dtype).tiny)
         self.scale = np.empty((n, 1), dtype)                   # per-row loss weights
 
 
@@ -452,11 +455,14 @@ class Network:
             ws = self._workspaces[n] = _Workspace(n, self.layer_sizes, self.dtype)
         return ws
 
-    def _train_batch(self, x: Array, y: Array, sw: Array | None = None) -> float:
+    def _train_batch(self, x: Array, y: Array, sw: Array | None = None,
+                     factor: float = 1.0) -> float:
         """Forward and backward on one batch, gradients into ``self.grads``; returns the loss.
 
         ``x`` (batch, n_in) and ``y`` (batch, n_out) must already be validated arrays of the
-        network's dtype.  Nothing parameter-sized is allocated here.
+        network's dtype.  Nothing parameter-sized is allocated here.  ``factor`` multiplies
+        the gradients (not the loss): plain SGD passes -learning_rate, and the gradients
+        come out as the step (see ``Optimizer.linear``).
         """
         # np.dot rather than np.matmul: the same BLAS calls with less dispatch overhead,
         # which is most of the cost of a step on small layers
@@ -473,7 +479,7 @@ class Network:
         z = np.dot(a, W[last], out=zs[last])
         z += B[last]
         delta = deltas[last]
-        loss = self._output_delta(z, As[last], y, sw, delta, ws)
+        loss = self._output_delta(z, As[last], y, sw, delta, ws, factor)
         for l in range(last, -1, -1):
             below = As[l - 1] if l else x
             np.dot(below.T, delta, out=gW[l])                # (fan_in, fan_out)
@@ -485,9 +491,9 @@ class Network:
                 delta = prev
         return loss
 
-    def _output_delta(self, z, a, y, sw, delta, ws) -> float:
-        """The output activation of ``z`` into ``a`` and dL/dz into ``delta``; returns the
-        batch's (weighted) mean loss."""
+    def _output_delta(self, z, a, y, sw, delta, ws, factor: float = 1.0) -> float:
+        """The output activation of ``z`` into ``a`` and ``factor`` * dL/dz into ``delta``;
+        returns the batch's (weighted) mean loss."""
         n = z.shape[0]
         if sw is None:
             scale = 1.0 / n
@@ -501,14 +507,18 @@ class Network:
                 per = self.loss.per_sample_from_logits(z, y)
                 loss = float(per.mean() if sw is None else per @ scale[:, 0])
             np.subtract(a, y, out=delta)
+        else:
+            self.output.apply(z, a)
+            per = self.loss.per_sample(a, y)
+            loss = float(per.mean() if sw is None else per @ scale[:, 0])
+            g = self.loss.grad(a, y) * n            # per-sample dl/da
+            delta[...] = self.output.vjp(g, z, a)
+        if sw is None:
+            delta *= scale * factor
+        else:
             delta *= scale
-            return loss
-        self.output.apply(z, a)
-        per = self.loss.per_sample(a, y)
-        loss = float(per.mean() if sw is None else per @ scale[:, 0])
-        g = self.loss.grad(a, y) * n            # per-sample dl/da
-        delta[...] = self.output.vjp(g, z, a)
-        delta *= scale
+            if factor != 1.0:
+                delta *= factor
         return loss
 
     # --- training and prediction -----------------------------------------------------------------
@@ -567,28 +577,33 @@ class Network:
 def _softmax_ce(z, a, y, scale, ws) -> float:
     """Softmax of ``z`` into ``a`` and the (weighted) mean cross-entropy, sharing the work.
 
-    With shifted logits s = z - max(z) per row and lse_i = log sum_k exp s_ik,
-    loss_i = lse_i * sum_k y_ik - y_i . s_i  (sum_k y_ik is 1 for one-hot or probability
-    rows).  ``scale`` is 1/n, or the normalised sample weights as a (batch, 1) column.
+    With shifted logits s = z - c and r_i = sum_k exp s_ik, softmax is exp(s_i) / r_i and
+    loss_i = log r_i - y_i . s_i (each target row sums to 1; ``encode_targets`` makes
+    sure).  Any shift c gives the same values; c is the batch's largest logit, one
+    contiguous reduction instead of a maximum per short row (a third of this function's
+    cost on a small network).  If some row's logits all lie far below the batch's largest,
+    its r_i would underflow and lose precision: then each row is shifted by its own maximum.
+    ``scale`` is 1/n, or the normalised sample weights as a (batch, 1) column.
     Sums along rows go through BLAS (GEMV, dot): on a handful of output units that is
     several times cheaper than NumPy's reductions over short rows.
     """
-    weighted = not isinstance(scale, float)
-    lse = ws.rows                                                # (batch,)
-    np.maximum.reduce(z, axis=1, out=lse)                        # row max
-    np.subtract(z, lse[:, None], out=a)                          # shifted logits s
-    ysum = np.dot(y, ws.out_ones, out=ws.ysum)                   # (batch,)
-    if weighted:
-        ys = np.einsum("ij,ij,i->", y, a, scale[:, 0])           # sum_i w_i y_i . s_i
-        ysum *= scale[:, 0]
-    else:
-        ys = np.vdot(y, a) * scale                               # mean_i y_i . s_i
+    rows = ws.rows                                               # (batch,)
+    np.subtract(z, np.maximum.reduce(z, None), out=a)            # shifted logits s
+    ys = np.vdot(y, a) if isinstance(scale, float) else np.einsum("ij,ij,i->", y, a, scale[:, 0])
     np.exp(a, out=a)
-    np.dot(a, ws.out_ones, out=lse)                              # sum_k exp s_ik
-    a /= lse[:, None]
-    np.log(lse, out=lse)
-    total = np.dot(lse, ysum)
-    return float(total if weighted else total * scale) - float(ys)
+    np.dot(a, ws.out_ones, out=rows)                             # r_i
+    if np.minimum.reduce(rows) < ws.safe:                        # a row far below the rest
+        np.maximum.reduce(z, axis=1, out=rows)
+        np.subtract(z, ws.rows_col, out=a)                       # s_i = z_i - max_k z_ik
+        ys = np.vdot(y, a) if isinstance(scale, float) else \
+            np.einsum("ij,ij,i->", y, a, scale[:, 0])
+        np.exp(a, out=a)
+        np.dot(a, ws.out_ones, out=rows)                         # r_i >= 1 now
+    a /= ws.rows_col
+    np.log(rows, out=rows)
+    if isinstance(scale, float):
+        return (float(np.dot(rows, ws.ones)) - float(ys)) * scale
+    return float(np.dot(rows, scale[:, 0])) - float(ys)
 
 
 def _zeros_pair(n: int, dtype, sizes):

@@ -66,6 +66,12 @@ class Optimizer(NamedTuple):
     init: Callable[[Array], Any]
     update: Callable[[Array, Any, Array], Any]
     config: dict
+    #: for an update that only multiplies the gradient by a number (plain SGD):
+    #: ``linear(state) -> (factor, next_state)``, the number for the coming step and the
+    #: state after it.  ``fit`` then multiplies the backward pass by that number, so the
+    #: gradients come out as the step itself: the same arithmetic as ``update``, one pass
+    #: over the parameters fewer per step.  None for every other update.
+    linear: Callable[[Any], tuple] | None = None
 
     def __reduce__(self):
         if _FACTORIES.get(self.name) is not None:
@@ -141,16 +147,21 @@ def scale_by_learning_rate(learning_rate=0.01) -> Optimizer:
         return ScheduleState(0, np.ones((), np.float64))
 
     if callable(lr):
-        def update(grads, state, params):
+        def linear(state):
             # float(): a schedule returning np.float64 would run a float32 step in float64
-            grads *= -float(lr(state.count) * state.scale)
-            return ScheduleState(state.count + 1, state.scale)
+            return -float(lr(state.count) * state.scale), ScheduleState(state.count + 1,
+                                                                         state.scale)
     else:
-        def update(grads, state, params):
-            grads *= -(lr * float(state.scale))
-            return ScheduleState(state.count + 1, state.scale)
+        def linear(state):
+            return -(lr * float(state.scale)), ScheduleState(state.count + 1, state.scale)
 
-    return Optimizer("scale_by_learning_rate", init, update, {"learning_rate": learning_rate})
+    def update(grads, state, params):
+        factor, state = linear(state)
+        grads *= factor
+        return state
+
+    return Optimizer("scale_by_learning_rate", init, update, {"learning_rate": learning_rate},
+                     linear)
 
 
 def trace(decay: float = 0.9, nesterov: bool = False) -> Optimizer:
@@ -345,7 +356,12 @@ def chain(*transforms: Optimizer) -> Optimizer:
     def init(params):
         return ChainState(f(params) for f in inits)
 
-    if len(updates) == 2:  # the common case, unrolled: no generator per step
+    if len(updates) == 1:  # plain sgd: unrolled, no generator per step
+        u0, = updates
+
+        def update(grads, state, params):
+            return ChainState((u0(grads, state[0], params),))
+    elif len(updates) == 2:  # momentum, weight decay: unrolled too
         u0, u1 = updates
 
         def update(grads, state, params):
@@ -454,7 +470,7 @@ def _named(name: str, opt: Optimizer, **config) -> Optimizer:
     inner = opt.config["transforms"] if opt.name == "chain" else (opt,)
     if len(inner) == 1:
         opt = inner[0]
-    return Optimizer(name, opt.init, opt.update, config)
+    return Optimizer(name, opt.init, opt.update, config, opt.linear)
 
 
 # --- registry and helpers ----------------------------------------------------------------------

@@ -511,11 +511,13 @@ class _Batches:
             return self.X[start:stop], self.Y[start:stop], \
                 None if self.sw is None else self.sw[start:stop]
         rows, k = index[start:stop], stop - start
+        bx, by, bw = (self.bx, self.by, self.bw) if k == self.bx.shape[0] else \
+            (self.bx[:k], self.by[:k], None if self.bw is None else self.bw[:k])
         # the ndarray.take method (np.take's wrapper costs more than the gather of a small
         # batch); mode="clip" because the default "raise" buffers ``out`` through a temporary
-        x = self.X.take(rows, axis=0, out=self.bx[:k], mode="clip")
-        y = self.Y.take(rows, axis=0, out=self.by[:k], mode="clip")
-        return x, y, None if self.sw is None else self.sw.take(rows, out=self.bw[:k], mode="clip")
+        x = self.X.take(rows, axis=0, out=bx, mode="clip")
+        y = self.Y.take(rows, axis=0, out=by, mode="clip")
+        return x, y, None if bw is None else self.sw.take(rows, out=bw, mode="clip")
 
     def training_rows(self):
         """Every training row (for the epoch's metrics): the data, or its kept rows."""
@@ -673,7 +675,9 @@ def _loop(net, run: _Run) -> History:
     ctx, history = run.ctx, run.ctx.history
     callbacks = run.callbacks + ([run.progress] if run.progress is not None else [])
     params, grads = net.params, net.grads
-    train_batch, update = net._train_batch, run.opt.update
+    # plain SGD's step is -lr * gradient: folded into the backward pass (Optimizer.linear)
+    train_batch, update, linear = net._train_batch, run.opt.update, run.opt.linear
+    factor = 1.0
     batches, batch_size, alpha = run.batches, run.batch_size, run.alpha
     n, n_batches, epochs = batches.m, ctx.n_batches, ctx.epochs
     rng = net.rng
@@ -721,16 +725,18 @@ def _loop(net, run: _Run) -> History:
                         for hook in batch_begin:
                             hook(ctx, {"batch": batch})
                     xb, yb, wb = batches.batch(index, start, stop)
-                    loss = train_batch(xb, yb, wb)
+                    if linear is not None:    # grads come out as the step
+                        factor, following = linear(state)
+                    loss = train_batch(xb, yb, wb, factor)
                     if alpha:                 # MLPClassifier's L2: alpha * W / batch_n
                         scale = alpha / (stop - start if wb is None else float(wb.sum()))
                         loss += 0.5 * scale * float(np.dot(pw, pw))
-                        np.multiply(pw, scale, out=l2)
+                        np.multiply(pw, scale * factor, out=l2)
                         gw += l2
                     if not math.isfinite(loss):
                         _diverged(net, run, snapshot, epoch, batch, loss, "the loss")
                     total += loss * (stop - start)
-                    state = update(grads, state, params)
+                    state = update(grads, state, params) if linear is None else following
                     params += grads
                     step += 1
                     if batch_end:

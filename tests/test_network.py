@@ -458,6 +458,31 @@ def test_huge_logits_stay_finite(output, loss, dtype):
         assert grads.loss == pytest.approx(2e4 / 3, rel=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_softmax_rows_far_below_the_batch_maximum(dtype, weighted):
+    """Softmax shifts the batch by its largest logit; rows whose logits all lie hundreds
+    below it (their sums would underflow) must still get exact probabilities and losses."""
+    Z = np.array([[0.0, 1.0, 2.0], [-200.0, -201.0, -199.0], [-1000.0, -1001.0, -1002.0],
+                  [-40.0, -60.0, -41.0]])
+    y = np.array([2, 1, 0, 1])
+    sw = np.array([1.0, 2.0, 0.5, 1.0]) if weighted else None
+    net = Network([3, 3], output="softmax", loss="cross_entropy", dtype=dtype,
+                  weights=[np.eye(3)], biases=[np.zeros(3)])       # z = x
+    grads = net.backward(Z, y, sample_weight=sw)
+    shifted = Z - Z.max(axis=1, keepdims=True)                       # float64 reference
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    per = -(shifted[np.arange(4), y] - np.log(np.exp(shifted).sum(axis=1)))
+    w = np.ones(4) / 4 if sw is None else sw / sw.sum()
+    Y = np.eye(3)[y]
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(net.forward(Z), p, rtol=rtol, atol=1e-30)
+    assert grads.loss == pytest.approx(per @ w, rel=rtol)
+    np.testing.assert_allclose(grads.weights[0], Z.T @ ((p - Y) * w[:, None]), rtol=rtol,
+                               atol=1e-4 if dtype == "float32" else 1e-12)
+    np.testing.assert_allclose(grads.biases[0], w @ (p - Y), rtol=rtol, atol=1e-7)
+
+
 def test_copy_and_pickle_are_independent_and_continue_identically():
     rng = np.random.default_rng(21)
     X, y = rng.normal(size=(16, 3)), rng.integers(0, 2, 16)

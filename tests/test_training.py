@@ -77,6 +77,34 @@ def test_same_weights_as_mlpclassifier_after_10_epochs(name, alpha, digits):
 
 # --- history, metrics, validation ---------------------------------------------------------------
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("alpha, weighted, schedule", [
+    (0.0, False, False), (1e-2, False, False), (0.0, True, False), (1e-2, True, True)])
+def test_plain_sgd_folded_into_the_backward_pass_equals_the_update(dtype, alpha, weighted,
+                                                                   schedule, digits):
+    """Plain SGD's step is folded into the backward pass (Optimizer.linear): the weights and
+    the losses must be those of calling ``update`` on the gradients, step for step."""
+    X, y = digits
+    sw = np.random.default_rng(3).uniform(0.5, 2.0, len(y)) if weighted else None
+    lr = gn.schedules.exponential(0.2, 0.99) if schedule else 0.2
+    folded = gn.optimizers.sgd(lr)
+    assert folded.linear is not None
+    unfolded = folded._replace(linear=None)
+    runs = []
+    for opt in (folded, unfolded):
+        net = gn.Network([64, 16, 10], activation="tanh", seed=4, dtype=dtype)
+        history = net.fit(X, y, epochs=3, batch_size=24, optimizer=opt, alpha=alpha,
+                          sample_weight=sw, callbacks=[gn.callbacks.ReduceLROnPlateau(
+                              patience=1, factor=0.5, min_delta=1.0)])
+        runs.append((net.params.copy(), history.loss, history.learning_rate))
+    rtol = 1e-12 if dtype == "float64" else 2e-5
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=rtol)
+    assert runs[0][2] == runs[1][2] and runs[0][2][-1] < runs[0][2][0]   # the rate was cut
+    assert not np.allclose(runs[0][0], gn.Network([64, 16, 10], activation="tanh", seed=4,
+                                                  dtype=dtype).params)
+
+
 def test_history_records_every_metric(iris):
     from sklearn.metrics import accuracy_score, log_loss
     X, y = iris
