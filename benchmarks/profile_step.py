@@ -13,7 +13,8 @@ buffers after one real step (the library's own functions, not a re-implementatio
                   into delta (backward)
   output          fused softmax + cross-entropy (value and probabilities) and dL/dz
   bias gradients  the column sums of delta (a GEMV with a ones vector), every layer
-  optimizer       optimizer.update(grads, ...) and params += grads
+  optimizer       the step as fit takes it: for plain SGD params += grads (the learning
+                  rate is folded into the backward pass), else update() and params += grads
   data            gathering each batch's rows in the epoch's order (fit's own _Batches)
 
 then the whole ``_train_batch`` loop and the whole ``fit`` (1 epoch large, 20 small) are
@@ -122,9 +123,14 @@ def profile(regime: str, dtype: str, repeats: int) -> list:
     saved = net.params.copy()
 
     def optimizer():
-        state[0] = opt.update(net.grads, state[0], net.params)
+        # as fit runs plain SGD: -lr is folded into the backward pass (Optimizer.linear),
+        # which leaves the state's step count and params += grads
+        if opt.linear is not None:
+            state[0] = opt.linear(state[0])[1]
+        else:
+            state[0] = opt.update(net.grads, state[0], net.params)
         net.params += net.grads
-    parts["optimizer (sgd) + params += grads"] = best_time(optimizer, reps, repeats)
+    parts["optimizer step (sgd: params += grads)"] = best_time(optimizer, reps, repeats)
     net.params[...] = saved
 
     batches = _training._Batches(Xc, Y, None, None, True, bs)
@@ -150,7 +156,7 @@ def profile(regime: str, dtype: str, repeats: int) -> list:
     in_step = sum(t for name, t in rows if not name.startswith(("optimizer", "data")))
     rows.append(("_train_batch: Python and call overhead", whole_tb - in_step))
     rows.append(("fit loop: Python, callbacks, per-epoch work", whole_fit - whole_tb
-                 - parts["optimizer (sgd) + params += grads"]
+                 - parts["optimizer step (sgd: params += grads)"]
                  - parts["data: gathering each batch's rows"]))
     return rows, whole_tb, whole_fit, parts["GEMM (all products of a step)"], steps
 
