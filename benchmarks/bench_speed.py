@@ -25,6 +25,10 @@ Rows
                     tensors made before the clock starts, a fresh randperm every epoch;
   numpy-plain       a plain ~60-line NumPy implementation with preallocated buffers (the
                     reference the issue's baselines were measured with);
+  numpy-lean        the leanest NumPy loop we could write for this one network: every trick
+                    glassnet uses, none of its checks (no validation, no callbacks, no
+                    softmax underflow fallback, no divergence check): what NumPy itself
+                    allows on this machine, the floor for any NumPy-only library;
   limit             only the matrix products one step needs (forward X@W per layer,
                     backward A^T@delta per layer and delta@W^T for all but the first), at
                     the same shapes and dtype, times the number of steps per epoch.
@@ -82,7 +86,8 @@ sys.path.insert(0, os.path.dirname(HERE))          # run from a checkout without
 
 import glassnet  # noqa: E402
 
-FRAMEWORKS = ("glassnet", "glassnet+monitor", "sklearn", "torch", "numpy-plain", "limit")
+FRAMEWORKS = ("glassnet", "glassnet+monitor", "sklearn", "torch", "numpy-plain", "numpy-lean",
+              "limit")
 
 THREADS = os.cpu_count() or 1      # BLAS and torch threads: the machine's count unless --threads
 CLOCK = time.perf_counter          # --clock cpu: process CPU time (meaningful with one thread)
@@ -267,6 +272,65 @@ def train_numpy_plain(r: Regime, epochs: int, X=None, y=None) -> float:
     return loss
 
 
+def train_numpy_lean(r: Regime, epochs: int, X=None, y=None) -> float:
+    """The leanest NumPy training loop for the regime's network: a floor, not a library."""
+    X, y = (r.X, r.y) if X is None else (X, y)
+    dt, sizes, bs, lr = r.dtype, r.sizes, r.batch_size, r.learning_rate
+    rng = np.random.default_rng(0)
+    shapes = list(zip(sizes[:-1], sizes[1:]))
+    params = np.zeros(sum(i * o + o for i, o in shapes), dt)   # one flat buffer, views
+    grads = np.empty_like(params)
+    Ws, bs_, gWs, gbs, off = [], [], [], [], 0
+    for i, o in shapes:
+        Ws.append(params[off:off + i * o].reshape(i, o))
+        gWs.append(grads[off:off + i * o].reshape(i, o))
+        bs_.append(params[off + i * o:off + i * o + o])
+        gbs.append(grads[off + i * o:off + i * o + o])
+        Ws[-1][...] = rng.standard_normal((i, o)) * np.sqrt(2.0 / i)
+        off += i * o + o
+    Y = np.eye(sizes[-1], dtype=dt)[y]
+    n, L = X.shape[0], len(Ws)
+    bx, by = np.empty((bs, X.shape[1]), dt), np.empty((bs, sizes[-1]), dt)
+    bufs = {}
+    total = 0.0
+    for _ in range(epochs):
+        order, total = rng.permutation(n), 0.0
+        for start in range(0, n, bs):
+            rows = order[start:start + bs]
+            m = rows.shape[0]
+            if m not in bufs:
+                bufs[m] = ([np.empty((m, o), dt) for o in sizes[1:]],
+                           [np.empty((m, o), dt) for o in sizes[1:]],
+                           [np.zeros((m, o), dt) for o in sizes[1:]],
+                           np.ones(m, dt), np.ones(sizes[-1], dt), np.empty(m, dt))
+            zs, ds, zeros, ones, k_ones, r_ = bufs[m]
+            xb = X.take(rows, axis=0, out=bx[:m], mode="clip")
+            yb = Y.take(rows, axis=0, out=by[:m], mode="clip")
+            a = xb
+            for l in range(L):
+                z = np.dot(a, Ws[l], out=zs[l])
+                z += bs_[l]
+                a = np.maximum(z, zeros[l], out=z) if l < L - 1 else z
+            np.subtract(a, np.maximum.reduce(a, None), out=a)     # softmax, batch max
+            ys = float(np.vdot(yb, a))
+            np.exp(a, out=a)
+            np.dot(a, k_ones, out=r_)
+            a /= r_[:, None]
+            np.log(r_, out=r_)
+            total += float(np.dot(r_, ones)) - ys
+            d = np.subtract(a, yb, out=ds[-1])
+            d *= -lr / m                                          # the step, folded
+            for l in range(L - 1, -1, -1):
+                np.dot(xb.T if l == 0 else zs[l - 1].T, d, out=gWs[l])
+                np.dot(ones, d, out=gbs[l])
+                if l:
+                    prev = np.dot(d, Ws[l].T, out=ds[l - 1])
+                    prev *= np.greater(zs[l - 1], 0.0, out=zs[l - 1])
+                    d = prev
+            params += grads
+    return total / n
+
+
 def limit_trainer(r: Regime):
     """The matrix products of every step at the real shapes and dtype, on in-cache buffers."""
     rng = np.random.default_rng(0)
@@ -312,6 +376,8 @@ def trainers(r: Regime, wanted) -> tuple:
                 out[name] = torch_trainer(r)
             elif name == "numpy-plain":
                 out[name] = train_numpy_plain
+            elif name == "numpy-lean":
+                out[name] = train_numpy_lean
             elif name == "limit":
                 out[name] = limit_trainer(r)
         except ImportError as exc:
