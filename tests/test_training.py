@@ -78,10 +78,16 @@ def test_same_weights_as_mlpclassifier_after_10_epochs(name, alpha, digits):
 # --- history, metrics, validation ---------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("alpha, weighted, schedule", [
-    (0.0, False, False), (1e-2, False, False), (0.0, True, False), (1e-2, True, True)])
+@pytest.mark.parametrize("alpha, weighted, schedule, output, loss", [
+    (0.0, False, False, "softmax", "cross_entropy"),
+    (1e-2, False, False, "softmax", "cross_entropy"),
+    (0.0, True, False, "softmax", "cross_entropy"),
+    (1e-2, True, True, "softmax", "cross_entropy"),
+    (0.0, True, False, "sigmoid", "binary_cross_entropy"),
+    (1e-2, False, True, "identity", "squared_error")])
 def test_plain_sgd_folded_into_the_backward_pass_equals_the_update(dtype, alpha, weighted,
-                                                                   schedule, digits):
+                                                                   schedule, output, loss,
+                                                                   digits):
     """Plain SGD's step is folded into the backward pass (Optimizer.linear): the weights and
     the losses must be those of calling ``update`` on the gradients, step for step."""
     X, y = digits
@@ -92,7 +98,8 @@ def test_plain_sgd_folded_into_the_backward_pass_equals_the_update(dtype, alpha,
     unfolded = folded._replace(linear=None)
     runs = []
     for opt in (folded, unfolded):
-        net = gn.Network([64, 16, 10], activation="tanh", seed=4, dtype=dtype)
+        net = gn.Network([64, 16, 10], activation="tanh", output=output, loss=loss, seed=4,
+                         dtype=dtype)
         history = net.fit(X, y, epochs=3, batch_size=24, optimizer=opt, alpha=alpha,
                           sample_weight=sw, callbacks=[gn.callbacks.ReduceLROnPlateau(
                               patience=1, factor=0.5, min_delta=1.0)])
