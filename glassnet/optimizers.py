@@ -356,12 +356,7 @@ def chain(*transforms: Optimizer) -> Optimizer:
     def init(params):
         return ChainState(f(params) for f in inits)
 
-    if len(updates) == 1:  # plain sgd: unrolled, no generator per step
-        u0, = updates
-
-        def update(grads, state, params):
-            return ChainState((u0(grads, state[0], params),))
-    elif len(updates) == 2:  # momentum, weight decay: unrolled too
+    if len(updates) == 2:  # the common case, unrolled: no generator per step
         u0, u1 = updates
 
         def update(grads, state, params):
