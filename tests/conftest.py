@@ -18,6 +18,19 @@ def _one_blas_thread():
         yield
 
 
+@pytest.fixture
+def ctrl_c():
+    """Python's own Ctrl-C handler for the test: a shell that starts the suite in the
+    background (``cmd &``, nohup) makes the process ignore SIGINT, and then the Ctrl-C
+    tests would press a key nobody listens to."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class Split(NamedTuple):
     X_train: np.ndarray
     X_test: np.ndarray

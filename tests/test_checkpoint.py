@@ -76,7 +76,8 @@ def test_resume_after_a_crash_is_bit_identical(tmp_path, reference):
     assert ckpt.load(path).meta["position"]["completed"]
 
 
-def test_ctrl_c_writes_a_mid_epoch_checkpoint_that_resumes_exactly(tmp_path, reference):
+def test_ctrl_c_writes_a_mid_epoch_checkpoint_that_resumes_exactly(tmp_path, reference,
+                                                                     ctrl_c):
     X, y = data()
     path = tmp_path / "run.ckpt"
     press = LambdaCallback(on_batch_end=lambda ctx, logs: (ctx.epoch, ctx.batch) == (4, 3) and

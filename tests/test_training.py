@@ -313,7 +313,7 @@ def test_keyboard_interrupt_from_a_callback_keeps_the_weights(iris):
     np.testing.assert_array_equal(net.params, ref.params)   # trained through batch (2, 3)
 
 
-def test_ctrl_c_signal_stops_after_the_current_batch(iris, capsys):
+def test_ctrl_c_signal_stops_after_the_current_batch(iris, capsys, ctrl_c):
     X, y = iris
     batches = []
 
@@ -333,7 +333,7 @@ def test_ctrl_c_signal_stops_after_the_current_batch(iris, capsys):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handler put back
 
 
-def test_second_ctrl_c_aborts_at_once(iris):
+def test_second_ctrl_c_aborts_at_once(iris, ctrl_c):
     X, y = iris
 
     class PressTwice(Callback):
