@@ -588,22 +588,25 @@ def _softmax_ce(z, a, y, scale, ws) -> float:
     several times cheaper than NumPy's reductions over short rows.
     """
     rows = ws.rows                                               # (batch,)
-    np.subtract(z, np.maximum.reduce(z, None), out=a)            # shifted logits s
-    ys = np.vdot(y, a) if isinstance(scale, float) else np.einsum("ij,ij,i->", y, a, scale[:, 0])
-    np.exp(a, out=a)
-    np.dot(a, ws.out_ones, out=rows)                             # r_i
+    ys = _exp_shifted(z, np.maximum.reduce(z, None), a, y, scale, ws)
     if np.minimum.reduce(rows) < ws.safe:                        # a row far below the rest
         np.maximum.reduce(z, axis=1, out=rows)
-        np.subtract(z, ws.rows_col, out=a)                       # s_i = z_i - max_k z_ik
-        ys = np.vdot(y, a) if isinstance(scale, float) else \
-            np.einsum("ij,ij,i->", y, a, scale[:, 0])
-        np.exp(a, out=a)
-        np.dot(a, ws.out_ones, out=rows)                         # r_i >= 1 now
+        ys = _exp_shifted(z, ws.rows_col, a, y, scale, ws)       # each row by its max: r_i >= 1
     a /= ws.rows_col
     np.log(rows, out=rows)
     if isinstance(scale, float):
         return (float(np.dot(rows, ws.ones)) - float(ys)) * scale
     return float(np.dot(rows, scale[:, 0])) - float(ys)
+
+
+def _exp_shifted(z, shift, a, y, scale, ws):
+    """exp(z - shift) into ``a`` and its row sums r_i into ``ws.rows``; returns the (weighted)
+    sum of y_i . s_i over the batch, taken from the shifted logits s before the exp."""
+    np.subtract(z, shift, out=a)
+    ys = np.vdot(y, a) if isinstance(scale, float) else np.einsum("ij,ij,i->", y, a, scale[:, 0])
+    np.exp(a, out=a)
+    np.dot(a, ws.out_ones, out=ws.rows)
+    return ys
 
 
 def _zeros_pair(n: int, dtype, sizes):
