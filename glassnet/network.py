@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from . import activations as _act
+from . import backend as _backend
 from . import initializers as _init
 from . import losses as _losses
 from ._validation import GlassnetError, _first_bad_rows, as_float_array, check_dtype, check_int
@@ -125,6 +126,11 @@ class Network:
     dtype : "float64" or "float32"
     weights, biases : lists of arrays, optional
         Start from arrays you already have instead of drawing them.
+    backend : "auto", "numpy", "numba" or None
+        What trains the network (see :mod:`glassnet.backend`): ``"numba"`` runs compiled
+        kernels (``pip install glassnet[fast]``), ``"numpy"`` the reference code, ``"auto"``
+        Numba when it is installed.  None reads ``$GLASSNET_BACKEND`` (default "auto").
+        ``net.backend`` says which one was chosen; the numbers agree to rounding.
 
     >>> net = Network([4, 8, 3], activation="tanh", seed=0)
     >>> net.weights[0].shape, net.biases[0].shape
@@ -133,8 +139,11 @@ class Network:
 
     def __init__(self, layer_sizes: Sequence[int], activation: Any = "relu", output: Any = None,
                  loss: Any = None, init: Any = None, bias_init: Any = None, seed: int | None = None,
-                 dtype: Any = "float64", weights=None, biases=None):
+                 dtype: Any = "float64", weights=None, biases=None, backend: Any = None):
         self.layer_sizes = _check_sizes(layer_sizes)
+        #: "numpy" or "numba": what trains this network (a choice of this process, not
+        #: saved with the model)
+        self.backend = _backend.resolve(backend)
         self.dtype = check_dtype(dtype)
         self.seed = seed
         #: JSON-ready facts stored with the model by save() (class labels, feature names, ...)
@@ -150,6 +159,7 @@ class Network:
         self.activations = hidden + [out_act]
         self._fused = self.loss.fused_output == out_act.name
         self._allocate()
+        self._kernels = _backend.kernels_for(self)
         self.init = _per_layer("init", init, self.n_layers, None)
         self.bias_init = bias_init
         self.initialize()
@@ -271,23 +281,30 @@ class Network:
         new = object.__new__(type(self))
         for key, value in self.__dict__.items():
             if key in ("params", "grads", "_weights", "_biases", "_grad_w", "_grad_b",
-                       "_workspaces"):
+                       "_workspaces", "_kernels"):
                 continue
             setattr(new, key, copy.deepcopy(value, memo))
         new._allocate()
         new.params[...] = self.params
+        new._kernels = _backend.kernels_for(new)
         return new
 
     def __getstate__(self):
         state = {k: v for k, v in self.__dict__.items()
-                 if k not in ("grads", "_weights", "_biases", "_grad_w", "_grad_b", "_workspaces")}
+                 if k not in ("grads", "_weights", "_biases", "_grad_w", "_grad_b", "_workspaces",
+                              "_kernels")}
         return state
 
     def __setstate__(self, state):
         params = state.pop("params")
         self.__dict__.update(state)
+        # the backend is this process's choice: a network pickled with Numba loads without it
+        if getattr(self, "backend", "numpy") != "numpy" and not _backend.numba_available():
+            self.backend = "numpy"
+        self.backend = getattr(self, "backend", None) or _backend.resolve()
         self._allocate()
         self.params[...] = params
+        self._kernels = _backend.kernels_for(self)
 
     def __repr__(self) -> str:
         acts = ",".join(a.name for a in self.activations[:-1]) or "-"
@@ -464,6 +481,8 @@ class Network:
         the gradients (not the loss): plain SGD passes -learning_rate, and the gradients
         come out as the step (see ``Optimizer.linear``).
         """
+        if self._kernels is not None:                         # the Numba backend
+            return self._kernels.train_batch(x, y, sw, factor)
         # np.dot rather than np.matmul: the same BLAS calls with less dispatch overhead,
         # which is most of the cost of a step on small layers
         n = x.shape[0]

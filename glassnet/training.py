@@ -678,6 +678,8 @@ def _loop(net, run: _Run) -> History:
     # plain SGD's step is -lr * gradient: folded into the backward pass (Optimizer.linear)
     train_batch, update, linear = net._train_batch, run.opt.update, run.opt.linear
     factor = 1.0
+    # the Numba backend: update and params += grads in one compiled pass (None: NumPy's)
+    fused_update = _backend_update(net, run)
     batches, batch_size, alpha = run.batches, run.batch_size, run.alpha
     n, n_batches, epochs = batches.m, ctx.n_batches, ctx.epochs
     rng = net.rng
@@ -736,8 +738,11 @@ def _loop(net, run: _Run) -> History:
                     if not math.isfinite(loss):
                         _diverged(net, run, snapshot, epoch, batch, loss, "the loss")
                     total += loss * (stop - start)
-                    state = update(grads, state, params) if linear is None else following
-                    params += grads
+                    if fused_update is not None:
+                        state = fused_update(grads, state, params)
+                    else:
+                        state = update(grads, state, params) if linear is None else following
+                        params += grads
                     step += 1
                     if batch_end:
                         ctx.batch, ctx.step, ctx.state = batch, step, state
@@ -797,6 +802,19 @@ def _loop(net, run: _Run) -> History:
                           completed=True, stopping=ctx.stop or run.stopping)
     _finish(net, run, state, step)
     return history
+
+
+def _backend_update(net, run: _Run):
+    """Compile the backend's kernels (reported once, in verbose mode) and return its fused
+    optimizer step, or None for NumPy's ``update`` + ``params += grads``."""
+    kernels = net._kernels
+    if kernels is None:
+        return None
+    seconds = kernels.prepare()
+    if seconds and run.progress is not None and hasattr(run.progress, "note"):
+        run.progress.note(f"backend numba: {net.dtype.name} kernels compiled (or loaded from "
+                          f"Numba's disk cache) in {seconds:.2f} s, once per process.")
+    return kernels.fused_update(run.opt, run.state)
 
 
 def _finish(net, run: _Run, state, step: int) -> None:

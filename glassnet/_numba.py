@@ -1,0 +1,489 @@
+"""Compiled kernels for the Numba backend (``pip install glassnet[fast]``).
+
+Imported only when a network with ``backend="numba"`` takes its first training step (see
+:mod:`glassnet.backend`); the functions are compiled then, or loaded from Numba's disk
+cache (``cache=True``: next to this file, or under ``NUMBA_CACHE_DIR``).
+
+What NumPy cannot fuse is fused here, with NumPy's arithmetic, operation for operation:
+
+* ``bias_act``: ``z += b`` and ``a = f(z)`` in one pass (identity, sigmoid, tanh, relu,
+  leaky_relu, elu);
+* ``grad_delta``: ``delta *= f'(z)`` in one pass, from z or from a as the NumPy code does;
+* ``output_*``: the output activation, the batch's mean loss and ``delta = (a - y) * c``
+  for the three fused output/loss pairs (softmax + cross-entropy with the same batch-max
+  shift and per-row fallback, identity + squared error, sigmoid + binary cross-entropy);
+* ``sgd_update`` / ``adam_update``: the whole optimizer step, weight decay, momentum or
+  Adam's moments, the learning rate and ``params += step``, one pass over the parameters;
+* ``whole_step``: for small networks the forward pass, the loss and the backward pass in
+  one call (the products through BLAS from compiled code): a small step is dominated by
+  the cost of each Python and NumPy call, not by arithmetic.
+
+Scalars reach the kernels already converted to the arrays' dtype, as NumPy converts a
+Python float operand, and Numba does not contract a * b + c into a fused multiply-add
+(no fastmath), so in float64 the results equal NumPy's up to the order of the sums (row
+sums, the loss), to about 1e-15 relative per step; in float32 also up to the last bit
+of exp/tanh, whose NumPy SIMD versions round differently.
+
+The kernels are serial.  On two cores the BLAS uses both for the products and the
+elementwise passes between them are memory-bound and short; Numba's ``parallel=True``
+threads beside the BLAS's threads ran slower (docs/performance.md has the numbers), and a
+second thread pool would oversubscribe the cores.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numba
+import numpy as np
+
+from . import activations as _act
+from . import optimizers as _opt
+
+_jit = numba.njit(cache=True, nogil=True)
+
+#: activation codes (the ids of :mod:`glassnet.activations`)
+IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, ELU = 0, 1, 2, 3, 4, 5
+KINDS = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU,
+         "leaky_relu": LEAKY_RELU, "elu": ELU}
+#: the parameter each kernel reads from ``Activation.params``
+PARAM = {"leaky_relu": "slope", "elu": "alpha"}
+#: fused output/loss pairs with a kernel: (output activation, loss) -> code
+SOFTMAX_CE, IDENTITY_SE, SIGMOID_BCE = 0, 1, 2
+OUTPUTS = {("softmax", "cross_entropy"): SOFTMAX_CE, ("identity", "squared_error"): IDENTITY_SE,
+           ("sigmoid", "binary_cross_entropy"): SIGMOID_BCE}
+#: the whole step in one call below this many multiply-adds in a layer's product (where the
+#: BLAS runs one thread anyway, and the cost of a step is calls, not arithmetic)
+WHOLE_STEP_MACS = 1 << 20
+
+
+def consts(dtype, param: float = 0.0) -> np.ndarray:
+    """The constants a kernel needs, in ``dtype``: param, 1, 1/2, 1/4, 2, 0."""
+    return np.array([param, 1.0, 0.5, 0.25, 2.0, 0.0], dtype)
+
+
+# --- elementwise kernels ------------------------------------------------------------------------
+
+@_jit
+def bias_act(z, b, a, kind, c):
+    """``z += b`` and ``a = f(z)``, one pass; z and a (batch, fan_out), b (fan_out,)."""
+    n, m = z.shape
+    p, one, half, zero = c[0], c[1], c[2], c[5]
+    for i in range(n):
+        for j in range(m):
+            v = z[i, j] + b[j]
+            z[i, j] = v
+            if kind == RELU:
+                a[i, j] = zero if v < zero else v
+            elif kind == IDENTITY:
+                a[i, j] = v
+            elif kind == TANH:
+                a[i, j] = math.tanh(v)
+            elif kind == SIGMOID:
+                a[i, j] = math.tanh(v * half) * half + half
+            elif kind == LEAKY_RELU:
+                a[i, j] = v if v > zero else p * v
+            else:  # ELU
+                a[i, j] = v if v > zero else p * math.expm1(v if v < zero else zero)
+    return one
+
+
+@_jit
+def grad_delta(delta, z, a, kind, c):
+    """``delta *= f'(z)``, from a (sigmoid, tanh, relu) or z (leaky_relu, elu) as NumPy."""
+    n, m = delta.shape
+    p, one, quarter, two, zero = c[0], c[1], c[3], c[4], c[5]
+    if kind == IDENTITY:
+        return one
+    for i in range(n):
+        for j in range(m):
+            if kind == RELU:
+                delta[i, j] *= one if a[i, j] > zero else zero
+            elif kind == TANH:
+                t = a[i, j] * a[i, j]
+                delta[i, j] *= one - t
+            elif kind == SIGMOID:
+                t = a[i, j] * two - one
+                t = t * t
+                delta[i, j] *= (one - t) * quarter
+            elif kind == LEAKY_RELU:
+                delta[i, j] *= one if z[i, j] > zero else p
+            else:  # ELU
+                v = z[i, j]
+                delta[i, j] *= one if v > zero else p * math.exp(v if v < zero else zero)
+    return one
+
+
+@_jit
+def output(z, a, y, delta, kind, mult, safe, c):
+    """The output activation of z into a, ``delta = (a - y) * mult`` and the batch's mean
+    loss (float64); ``mult`` is the 1/n scale times the optimizer's factor."""
+    n, k = z.shape
+    half, zero = c[2], c[5]
+    if kind == SOFTMAX_CE:
+        # as network._softmax_ce: shift by the batch's largest logit; a row whose sum
+        # falls below ``safe`` sends every row to its own maximum
+        shift = z[0, 0]
+        for i in range(n):
+            for j in range(k):
+                if z[i, j] > shift:
+                    shift = z[i, j]
+        total = 0.0
+        low = False
+        for i in range(n):
+            r = zero
+            for j in range(k):
+                s = z[i, j] - shift
+                total -= y[i, j] * s
+                e = math.exp(s)
+                a[i, j] = e
+                r += e
+            if r < safe:
+                low = True
+                break
+            for j in range(k):
+                a[i, j] /= r
+            total += math.log(r)
+        if low:
+            total = 0.0
+            for i in range(n):
+                top = z[i, 0]
+                for j in range(k):
+                    if z[i, j] > top:
+                        top = z[i, j]
+                r = zero
+                for j in range(k):
+                    s = z[i, j] - top
+                    total -= y[i, j] * s
+                    e = math.exp(s)
+                    a[i, j] = e
+                    r += e
+                for j in range(k):
+                    a[i, j] /= r
+                total += math.log(r)
+    elif kind == IDENTITY_SE:
+        total = 0.0
+        for i in range(n):
+            for j in range(k):
+                a[i, j] = z[i, j]
+                d = z[i, j] - y[i, j]
+                total += 0.5 * d * d
+    else:  # SIGMOID_BCE, the loss from the logits: max(z, 0) - z y + log1p(exp(-|z|))
+        total = 0.0
+        for i in range(n):
+            for j in range(k):
+                v = z[i, j]
+                a[i, j] = math.tanh(v * half) * half + half
+                total += (v if v > zero else zero) - v * y[i, j] + math.log1p(math.exp(-abs(v)))
+    for i in range(n):
+        for j in range(k):
+            delta[i, j] = (a[i, j] - y[i, j]) * mult
+    return total / n
+
+
+# --- the whole step for small networks ----------------------------------------------------------
+
+@_jit
+def whole_step(x, y, params, grads, sizes, offsets, kinds, cs, zf, af, df, ones, out_kind,
+               mult, safe):
+    """Forward, loss and backward of one batch, gradients (times the factor folded into
+    ``mult``) into ``grads``; returns the mean loss.  ``offsets[l]`` = (weights, biases,
+    workspace) offsets of layer l in ``params`` and in the flat workspaces zf/af/df."""
+    n = x.shape[0]
+    last = sizes.shape[0] - 2
+    a = x
+    for l in range(last + 1):
+        fi, fo = sizes[l], sizes[l + 1]
+        wo, bo, oo = offsets[l, 0], offsets[l, 1], offsets[l, 2]
+        W = params[wo:wo + fi * fo].reshape((fi, fo))
+        z = zf[oo:oo + n * fo].reshape((n, fo))
+        out = af[oo:oo + n * fo].reshape((n, fo))
+        np.dot(a, W, z)
+        if l < last:
+            bias_act(z, params[bo:bo + fo], out, kinds[l], cs[l])
+        else:
+            b = params[bo:bo + fo]
+            for i in range(n):
+                for j in range(fo):
+                    z[i, j] += b[j]
+        a = out
+    fo = sizes[last + 1]
+    oo = offsets[last, 2]
+    delta = df[oo:oo + n * fo].reshape((n, fo))
+    loss = output(zf[oo:oo + n * fo].reshape((n, fo)), af[oo:oo + n * fo].reshape((n, fo)),
+                  y, delta, out_kind, mult, safe, cs[last])
+    for l in range(last, -1, -1):
+        fi, fo = sizes[l], sizes[l + 1]
+        wo, bo, oo = offsets[l, 0], offsets[l, 1], offsets[l, 2]
+        below = x if l == 0 else af[offsets[l - 1, 2]:offsets[l - 1, 2] + n * fi].reshape((n, fi))
+        np.dot(below.T, delta, grads[wo:wo + fi * fo].reshape((fi, fo)))
+        np.dot(ones, delta, grads[bo:bo + fo])
+        if l:
+            po = offsets[l - 1, 2]
+            prev = df[po:po + n * fi].reshape((n, fi))
+            np.dot(delta, params[wo:wo + fi * fo].reshape((fi, fo)).T, prev)
+            grad_delta(prev, zf[po:po + n * fi].reshape((n, fi)), below, kinds[l - 1], cs[l - 1])
+            delta = prev
+    return loss
+
+
+# --- optimizer steps: update and params += step in one pass -------------------------------------
+
+@_jit
+def sgd_update(params, grads, k, wd, buf, decay, nesterov, factor):
+    """torch's SGD: ``g += wd p`` (first k entries), ``b = decay b + g`` (when buf has
+    entries), the step ``g`` or ``b`` (Nesterov ``g + decay b``) times ``factor``."""
+    momentum = buf.shape[0] > 0
+    for i in range(params.shape[0]):
+        g = grads[i]
+        if i < k:
+            g = g + params[i] * wd
+        if momentum:
+            b = buf[i] * decay + g
+            buf[i] = b
+            g = g + b * decay if nesterov else b
+        g = g * factor
+        grads[i] = g
+        params[i] += g
+
+
+@_jit
+def adam_update(params, grads, mu, nu, k_pre, wd_pre, b1, omb1, b2, omb2, eps_root, corr,
+                k_post, wd_post, factor):
+    """Adam (``scale_by_adam``'s arithmetic): coupled decay before, decoupled (AdamW) after."""
+    for i in range(params.shape[0]):
+        g = grads[i]
+        if i < k_pre:
+            g = g + params[i] * wd_pre
+        m = mu[i] * b1 + g * omb1
+        v = nu[i] * b2 + (g * g) * omb2
+        mu[i] = m
+        nu[i] = v
+        g = m / (math.sqrt(v) + eps_root)
+        g = g * corr
+        if i < k_post:
+            g = g + params[i] * wd_post
+        g = g * factor
+        grads[i] = g
+        params[i] += g
+
+
+# --- the plan for one network ----------------------------------------------------------------------
+
+_PREPARED: dict = {}        # dtype name -> seconds the first compile (or cache load) took
+
+
+class Kernels:
+    """The Numba backend of one network: which parts have kernels, and the step itself.
+
+    Parts without a kernel run NumPy's code: a hidden activation without a kernel (selu,
+    softplus, gelu, silu, custom ones), an output/loss pair that is not fused, sample
+    weights (the output part), optimizers other than sgd/momentum/nesterov/adam/adamw.
+    """
+
+    def __init__(self, net):
+        self.net = net
+        dt = net.dtype
+        self.dtype = dt
+        self.scalar = dt.type
+        hidden = net.activations[:-1]
+        self.kinds = [KINDS.get(a.name, -1) if a.elementwise else -1 for a in hidden]
+        self.consts = [consts(dt, a.params.get(PARAM.get(a.name, ""), 0.0)) for a in hidden]
+        pair = (net.output.name, net.loss.name)
+        self.out_kind = OUTPUTS.get(pair, -1) if net._fused else -1
+        self.safe = self.scalar(np.sqrt(np.finfo(dt).tiny))
+        sizes = net.layer_sizes
+        self.whole = (self.out_kind >= 0 and all(k >= 0 for k in self.kinds))
+        self.whole_macs = max(i * o for i, o in zip(sizes[:-1], sizes[1:]))
+        self._sizes = np.array(sizes, np.int64)
+        self._kinds = np.array(self.kinds + [0], np.int64)
+        self._cs = np.stack(self.consts + [consts(dt)])
+        self._flat: dict = {}
+        self.prepare_seconds = 0.0
+
+    def parts(self) -> dict:
+        """Which parts run compiled ("numba") and which run NumPy's code ("numpy")."""
+        hidden = self.net.activations[:-1]
+        return {
+            "hidden": [f"{a.name}: {'numba' if k >= 0 else 'numpy'}"
+                       for a, k in zip(hidden, self.kinds)],
+            "output": f"{self.net.output.name} + {self.net.loss.name}: "
+                      f"{'numba' if self.out_kind >= 0 else 'numpy'}",
+        }
+
+    # --- compiling --------------------------------------------------------------------------
+
+    def prepare(self) -> float:
+        """Compile (or load from the disk cache) this dtype's kernels once per process;
+        returns the seconds it took, 0.0 when they were already loaded."""
+        key = self.dtype.name
+        if key in _PREPARED:
+            return 0.0
+        start = time.perf_counter()
+        _warm(self.dtype)
+        _PREPARED[key] = seconds = time.perf_counter() - start
+        self.prepare_seconds = seconds
+        return seconds
+
+    # --- the step ---------------------------------------------------------------------------
+
+    def train_batch(self, x, y, sw=None, factor: float = 1.0) -> float:
+        """``Network._train_batch`` through the kernels; NumPy's code where there is none."""
+        if self.dtype.name not in _PREPARED:
+            self.prepare()
+        net = self.net
+        if not (x.flags.c_contiguous and x.flags.writeable):   # one compiled layout
+            x = np.array(x, order="C")
+        if not (y.flags.c_contiguous and y.flags.writeable):
+            y = np.array(y, order="C")
+        n = x.shape[0]
+        if sw is None and self.whole and n * self.whole_macs <= WHOLE_STEP_MACS:
+            flat = self._flat.get(n) or self._flat_workspace(n)
+            return float(whole_step(x, y, net.params, net.grads, self._sizes, flat[0],
+                                    self._kinds, self._cs, flat[1], flat[2], flat[3], flat[4],
+                                    self.out_kind, self.scalar(factor / n), self.safe))
+        return self._layers(x, y, sw, factor)
+
+    def _layers(self, x, y, sw, factor) -> float:
+        """Layer by layer: the products through NumPy's BLAS, the rest fused."""
+        net = self.net
+        n = x.shape[0]
+        ws = net._workspaces.get(n) or net._workspace(n)
+        W, B, acts = net._weights, net._biases, net.activations
+        gW, gB = net._grad_w, net._grad_b
+        zs, As, deltas = ws.z, ws.a, ws.delta
+        kinds, cs = self.kinds, self.consts
+        last = len(W) - 1
+        a = x
+        for l in range(last):
+            z = np.dot(a, W[l], out=zs[l])                   # (batch, fan_out)
+            if kinds[l] >= 0:
+                bias_act(z, B[l], As[l], kinds[l], cs[l])
+                a = As[l]
+            else:
+                z += B[l]
+                a = acts[l].apply(z, As[l])
+        z = np.dot(a, W[last], out=zs[last])
+        z += B[last]
+        delta = deltas[last]
+        if sw is None and self.out_kind >= 0:
+            loss = output(z, As[last], y, delta, self.out_kind, self.scalar(factor / n),
+                          self.safe, self._cs[-1])
+        else:
+            loss = net._output_delta(z, As[last], y, sw, delta, ws, factor)
+        for l in range(last, -1, -1):
+            below = As[l - 1] if l else x
+            np.dot(below.T, delta, out=gW[l])                # (fan_in, fan_out)
+            np.dot(ws.ones, delta, out=gB[l])                # column sums, (fan_out,)
+            if l:
+                prev = deltas[l - 1]
+                np.dot(delta, W[l].T, out=prev)              # (batch, fan_in)
+                if kinds[l - 1] >= 0:
+                    grad_delta(prev, zs[l - 1], As[l - 1], kinds[l - 1], cs[l - 1])
+                else:
+                    prev *= acts[l - 1].grad_inplace(zs[l - 1], As[l - 1])
+                delta = prev
+        return float(loss)
+
+    def _flat_workspace(self, n: int):
+        if len(self._flat) > 4:
+            self._flat.clear()
+        sizes = self.net.layer_sizes
+        offsets = np.zeros((len(sizes) - 1, 3), np.int64)
+        w = o = 0
+        b = self.net.n_weights
+        for l, (fi, fo) in enumerate(zip(sizes[:-1], sizes[1:])):
+            offsets[l] = (w, b, o)
+            w, b, o = w + fi * fo, b + fo, o + n * fo
+        dt = self.dtype
+        flat = (offsets, np.empty(o, dt), np.empty(o, dt), np.empty(o, dt), np.ones(n, dt))
+        self._flat[n] = flat
+        return flat
+
+    # --- the optimizer ----------------------------------------------------------------------
+
+    def fused_update(self, opt, state):
+        """``step(grads, state, params) -> state`` doing ``update`` and ``params += grads``
+        in one pass, or None when the optimizer has no kernel (or is linear: plain SGD's
+        step is already folded into the backward pass)."""
+        return fused_update(opt, state, self.dtype)
+
+
+def fused_update(opt, state, dtype):
+    """The compiled step for the optimizers glassnet names, else None."""
+    if opt.linear is not None:
+        return None
+    cfg, name = opt.config, opt.name
+    if not isinstance(state, _opt.ChainState) or not isinstance(state[-1], _opt.ScheduleState):
+        return None
+    lr_step = _opt.scale_by_learning_rate(cfg.get("learning_rate", 0.0)).linear
+    s = dtype.type
+    if name in ("sgd", "momentum", "nesterov"):
+        decay = float(cfg.get("momentum", 0.0))
+        nesterov = bool(cfg.get("nesterov", name == "nesterov"))
+        wd = float(cfg.get("weight_decay", 0.0))
+        expect = (_opt.DecayState,) * bool(wd) + (_opt.TraceState,) * bool(decay)
+        if tuple(type(t) for t in state[:-1]) != expect:
+            return None
+        empty = np.empty(0, dtype)
+
+        def step(grads, state, params):
+            factor, sched = lr_step(state[-1])
+            buf = state[-2].trace if decay else empty
+            k = params.size if wd else 0
+            sgd_update(params, grads, k, s(wd), buf, s(decay), nesterov, s(factor))
+            return _opt.ChainState((*state[:-1], sched))
+        return step
+    if name in ("adam", "adamw"):
+        b1, b2, eps = float(cfg["b1"]), float(cfg["b2"]), float(cfg["eps"])
+        wd = float(cfg.get("weight_decay", 0.0))
+        torch_form = cfg.get("eps_mode", "torch") == "torch"
+        if name == "adam":
+            expect = (_opt.DecayState,) * bool(wd) + (_opt.AdamState,)
+            adam_at = len(expect) - 1
+        else:
+            expect = (_opt.AdamState, _opt.DecayState)
+            adam_at = 0
+        if tuple(type(t) for t in state[:-1]) != expect:
+            return None
+
+        def step(grads, state, params):
+            factor, sched = lr_step(state[-1])
+            adam = state[adam_at]
+            t = adam.count + 1
+            root_c2 = math.sqrt(1.0 - b2 ** t)
+            k_pre = params.size if name == "adam" and wd else 0
+            k_post = state[1].scratch.size if name == "adamw" else 0
+            adam_update(params, grads, adam.mu, adam.nu, k_pre, s(wd), s(b1), s(1.0 - b1),
+                        s(b2), s(1.0 - b2), s(eps * root_c2 if torch_form else eps),
+                        s(root_c2 / (1.0 - b1 ** t)), k_post, s(wd), s(factor))
+            parts = list(state)
+            parts[adam_at] = _opt.AdamState(t, adam.mu, adam.nu, adam.scratch)
+            parts[-1] = sched
+            return _opt.ChainState(parts)
+        return step
+    return None
+
+
+def _warm(dtype) -> None:
+    """Call every kernel once on tiny arrays of ``dtype``: compiles (or loads) exactly the
+    specializations training uses."""
+    s = dtype.type
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((2, 3)).astype(dtype)
+    a, d, y = np.empty_like(z), np.ones_like(z), np.eye(2, 3, dtype=dtype)
+    c = consts(dtype, 0.1)
+    bias_act(z, np.zeros(3, dtype), a, RELU, c)
+    grad_delta(d, z, a, RELU, c)
+    output(z, a, y, d, SOFTMAX_CE, s(0.5), s(1e-30), c)
+    p, g = np.zeros(8, dtype), np.ones(8, dtype)
+    sgd_update(p, g, 8, s(0.1), np.zeros(8, dtype), s(0.9), False, s(-0.1))
+    adam_update(p, g, np.zeros(8, dtype), np.zeros(8, dtype), 0, s(0.0), s(0.9), s(0.1),
+                s(0.999), s(0.001), s(1e-8), s(1.0), 0, s(0.0), s(-0.1))
+    sizes = np.array([3, 3, 3], np.int64)
+    offsets = np.array([[0, 18, 0], [9, 21, 6]], np.int64)
+    params = rng.standard_normal(24).astype(dtype)
+    whole_step(z[:, :3], y, params, np.empty_like(params), sizes, offsets,
+               np.array([RELU, 0], np.int64), np.stack([c, c]), np.empty(12, dtype),
+               np.empty(12, dtype), np.empty(12, dtype), np.ones(2, dtype), SOFTMAX_CE,
+               s(0.5), s(1e-30))
