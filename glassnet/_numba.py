@@ -66,26 +66,48 @@ def consts(dtype, param: float = 0.0) -> np.ndarray:
 
 @_jit
 def bias_act(z, b, a, kind, c):
-    """``z += b`` and ``a = f(z)``, one pass; z and a (batch, fan_out), b (fan_out,)."""
+    """``z += b`` and ``a = f(z)``, one pass; z and a (batch, fan_out), b (fan_out,).
+
+    One loop per kind (not a branch per element), so that the compiler vectorizes them."""
     n, m = z.shape
-    p, one, half, zero = c[0], c[1], c[2], c[5]
-    for i in range(n):
-        for j in range(m):
-            v = z[i, j] + b[j]
-            z[i, j] = v
-            if kind == RELU:
+    p, half, zero = c[0], c[2], c[5]
+    if kind == RELU:
+        for i in range(n):
+            for j in range(m):
+                v = z[i, j] + b[j]
+                z[i, j] = v
                 a[i, j] = zero if v < zero else v
-            elif kind == IDENTITY:
+    elif kind == IDENTITY:
+        for i in range(n):
+            for j in range(m):
+                v = z[i, j] + b[j]
+                z[i, j] = v
                 a[i, j] = v
-            elif kind == TANH:
+    elif kind == TANH:
+        for i in range(n):
+            for j in range(m):
+                v = z[i, j] + b[j]
+                z[i, j] = v
                 a[i, j] = math.tanh(v)
-            elif kind == SIGMOID:
+    elif kind == SIGMOID:
+        for i in range(n):
+            for j in range(m):
+                v = z[i, j] + b[j]
+                z[i, j] = v
                 a[i, j] = math.tanh(v * half) * half + half
-            elif kind == LEAKY_RELU:
+    elif kind == LEAKY_RELU:
+        for i in range(n):
+            for j in range(m):
+                v = z[i, j] + b[j]
+                z[i, j] = v
                 a[i, j] = v if v > zero else p * v
-            else:  # ELU
+    else:  # ELU
+        for i in range(n):
+            for j in range(m):
+                v = z[i, j] + b[j]
+                z[i, j] = v
                 a[i, j] = v if v > zero else p * math.expm1(v if v < zero else zero)
-    return one
+    return half
 
 
 @_jit
@@ -93,22 +115,26 @@ def grad_delta(delta, z, a, kind, c):
     """``delta *= f'(z)``, from a (sigmoid, tanh, relu) or z (leaky_relu, elu) as NumPy."""
     n, m = delta.shape
     p, one, quarter, two, zero = c[0], c[1], c[3], c[4], c[5]
-    if kind == IDENTITY:
-        return one
-    for i in range(n):
-        for j in range(m):
-            if kind == RELU:
+    if kind == RELU:
+        for i in range(n):
+            for j in range(m):
                 delta[i, j] *= one if a[i, j] > zero else zero
-            elif kind == TANH:
-                t = a[i, j] * a[i, j]
-                delta[i, j] *= one - t
-            elif kind == SIGMOID:
+    elif kind == TANH:
+        for i in range(n):
+            for j in range(m):
+                delta[i, j] *= one - a[i, j] * a[i, j]
+    elif kind == SIGMOID:
+        for i in range(n):
+            for j in range(m):
                 t = a[i, j] * two - one
-                t = t * t
-                delta[i, j] *= (one - t) * quarter
-            elif kind == LEAKY_RELU:
+                delta[i, j] *= (one - t * t) * quarter
+    elif kind == LEAKY_RELU:
+        for i in range(n):
+            for j in range(m):
                 delta[i, j] *= one if z[i, j] > zero else p
-            else:  # ELU
+    elif kind == ELU:
+        for i in range(n):
+            for j in range(m):
                 v = z[i, j]
                 delta[i, j] *= one if v > zero else p * math.exp(v if v < zero else zero)
     return one
@@ -184,46 +210,75 @@ def output(z, a, y, delta, kind, mult, safe, c):
 # --- the whole step for small networks ----------------------------------------------------------
 
 @_jit
-def whole_step(x, y, params, grads, sizes, offsets, kinds, cs, zf, af, df, ones, out_kind,
-               mult, safe):
-    """Forward, loss and backward of one batch, gradients (times the factor folded into
-    ``mult``) into ``grads``; returns the mean loss.  ``offsets[l]`` = (weights, biases,
-    workspace) offsets of layer l in ``params`` and in the flat workspaces zf/af/df."""
+def whole_step(x, y, params, grads, meta, cs, work, out_kind, mult, safe):
+    """Forward, loss and backward of one batch, gradients (times the optimizer's factor,
+    folded into ``mult``) into ``grads``; returns the mean loss.
+
+    ``meta[l]`` = (fan_in, fan_out, weight offset, bias offset, workspace offset, kind,
+    block) of layer l; ``work`` holds z, a and delta of every layer (3 blocks of ``block``
+    values, each layer's (batch, fan_out) at its offset) and a ones vector of the batch."""
     n = x.shape[0]
-    last = sizes.shape[0] - 2
+    last = meta.shape[0] - 1
+    size = meta[0, 6]
+    zf, af, df = work[:size], work[size:2 * size], work[2 * size:3 * size]
+    ones = work[3 * size:3 * size + n]
     a = x
     for l in range(last + 1):
-        fi, fo = sizes[l], sizes[l + 1]
-        wo, bo, oo = offsets[l, 0], offsets[l, 1], offsets[l, 2]
-        W = params[wo:wo + fi * fo].reshape((fi, fo))
+        fi, fo, wo, bo, oo = meta[l, 0], meta[l, 1], meta[l, 2], meta[l, 3], meta[l, 4]
         z = zf[oo:oo + n * fo].reshape((n, fo))
         out = af[oo:oo + n * fo].reshape((n, fo))
-        np.dot(a, W, z)
+        np.dot(a, params[wo:wo + fi * fo].reshape((fi, fo)), z)
         if l < last:
-            bias_act(z, params[bo:bo + fo], out, kinds[l], cs[l])
+            bias_act(z, params[bo:bo + fo], out, meta[l, 5], cs[l])
         else:
             b = params[bo:bo + fo]
             for i in range(n):
                 for j in range(fo):
                     z[i, j] += b[j]
         a = out
-    fo = sizes[last + 1]
-    oo = offsets[last, 2]
+    fo, oo = meta[last, 1], meta[last, 4]
     delta = df[oo:oo + n * fo].reshape((n, fo))
     loss = output(zf[oo:oo + n * fo].reshape((n, fo)), af[oo:oo + n * fo].reshape((n, fo)),
                   y, delta, out_kind, mult, safe, cs[last])
     for l in range(last, -1, -1):
-        fi, fo = sizes[l], sizes[l + 1]
-        wo, bo, oo = offsets[l, 0], offsets[l, 1], offsets[l, 2]
-        below = x if l == 0 else af[offsets[l - 1, 2]:offsets[l - 1, 2] + n * fi].reshape((n, fi))
+        fi, fo, wo, bo = meta[l, 0], meta[l, 1], meta[l, 2], meta[l, 3]
+        if l:
+            po = meta[l - 1, 4]
+            below = af[po:po + n * fi].reshape((n, fi))
+        else:
+            below = x
         np.dot(below.T, delta, grads[wo:wo + fi * fo].reshape((fi, fo)))
         np.dot(ones, delta, grads[bo:bo + fo])
         if l:
-            po = offsets[l - 1, 2]
             prev = df[po:po + n * fi].reshape((n, fi))
             np.dot(delta, params[wo:wo + fi * fo].reshape((fi, fo)).T, prev)
-            grad_delta(prev, zf[po:po + n * fi].reshape((n, fi)), below, kinds[l - 1], cs[l - 1])
+            grad_delta(prev, zf[po:po + n * fi].reshape((n, fi)), below, meta[l - 1, 5],
+                       cs[l - 1])
             delta = prev
+    return loss
+
+
+@_jit
+def fit_step(X, Y, rows, start, stop, bx, by, params, grads, meta, cs, work, out_kind, mult,
+             safe):
+    """The whole step of ``fit`` for plain SGD: rows ``start:stop`` of the epoch gathered
+    from X and Y (through ``rows`` unless it is empty: then the data's own order),
+    :func:`whole_step`, then ``params += grads``; returns the batch's mean loss."""
+    m = stop - start
+    if rows.shape[0]:
+        f, k = X.shape[1], Y.shape[1]
+        for i in range(m):
+            r = rows[start + i]
+            for j in range(f):
+                bx[i, j] = X[r, j]
+            for j in range(k):
+                by[i, j] = Y[r, j]
+        loss = whole_step(bx[:m], by[:m], params, grads, meta, cs, work, out_kind, mult, safe)
+    else:
+        loss = whole_step(X[start:stop], Y[start:stop], params, grads, meta, cs, work,
+                          out_kind, mult, safe)
+    for i in range(params.shape[0]):
+        params[i] += grads[i]
     return loss
 
 
@@ -295,8 +350,7 @@ class Kernels:
         sizes = net.layer_sizes
         self.whole = (self.out_kind >= 0 and all(k >= 0 for k in self.kinds))
         self.whole_macs = max(i * o for i, o in zip(sizes[:-1], sizes[1:]))
-        self._sizes = np.array(sizes, np.int64)
-        self._kinds = np.array(self.kinds + [0], np.int64)
+        self._kinds = self.kinds + [0]
         self._cs = np.stack(self.consts + [consts(dt)])
         self._flat: dict = {}
         self.prepare_seconds = 0.0
@@ -338,11 +392,38 @@ class Kernels:
             y = np.array(y, order="C")
         n = x.shape[0]
         if sw is None and self.whole and n * self.whole_macs <= WHOLE_STEP_MACS:
-            flat = self._flat.get(n) or self._flat_workspace(n)
-            return float(whole_step(x, y, net.params, net.grads, self._sizes, flat[0],
-                                    self._kinds, self._cs, flat[1], flat[2], flat[3], flat[4],
-                                    self.out_kind, self.scalar(factor / n), self.safe))
+            meta, work = self._whole_workspace(n)
+            return whole_step(x, y, net.params, net.grads, meta, self._cs, work,
+                              self.out_kind, self.scalar(factor / n), self.safe)
         return self._layers(x, y, sw, factor)
+
+    def fit_step(self, batches):
+        """``step(index, start, stop, factor) -> loss`` for fit's plain-SGD loop: gather,
+        forward, backward and ``params += grads`` in one compiled call; None where that
+        does not apply (sample weights, a layer or output without a kernel, a big network,
+        data NumPy holds in another layout)."""
+        X, Y = batches.X, batches.Y
+        n = batches.bx.shape[0]
+        if not (self.whole and batches.sw is None and n * self.whole_macs <= WHOLE_STEP_MACS
+                and all(a.flags.c_contiguous and a.flags.writeable and a.ndim == 2
+                        for a in (X, Y, batches.bx, batches.by))):
+            return None
+        if self.dtype.name not in _PREPARED:
+            self.prepare()
+        params, grads, cs, out_kind, safe, scalar = (self.net.params, self.net.grads, self._cs,
+                                                     self.out_kind, self.safe, self.scalar)
+        bx, by, spaces = batches.bx, batches.by, {}
+        no_rows = np.empty(0, np.int64)
+
+        def step(index, start, stop, factor):
+            m = stop - start
+            space = spaces.get(m)
+            if space is None:
+                space = spaces[m] = self._whole_workspace(m)
+            return fit_step(X, Y, no_rows if index is None else index, start, stop, bx, by,
+                            params, grads, space[0], cs, space[1], out_kind,
+                            scalar(factor / m), safe)
+        return step
 
     def _layers(self, x, y, sw, factor) -> float:
         """Layer by layer: the products through NumPy's BLAS, the rest fused."""
@@ -385,19 +466,24 @@ class Kernels:
                 delta = prev
         return float(loss)
 
-    def _flat_workspace(self, n: int):
+    def _whole_workspace(self, n: int):
+        """(meta, work) for :func:`whole_step` on batches of ``n`` rows, kept per size."""
+        flat = self._flat.get(n)
+        if flat is not None:
+            return flat
         if len(self._flat) > 4:
             self._flat.clear()
         sizes = self.net.layer_sizes
-        offsets = np.zeros((len(sizes) - 1, 3), np.int64)
+        meta = np.zeros((len(sizes) - 1, 7), np.int64)
         w = o = 0
         b = self.net.n_weights
         for l, (fi, fo) in enumerate(zip(sizes[:-1], sizes[1:])):
-            offsets[l] = (w, b, o)
+            meta[l, :6] = (fi, fo, w, b, o, self._kinds[l])
             w, b, o = w + fi * fo, b + fo, o + n * fo
-        dt = self.dtype
-        flat = (offsets, np.empty(o, dt), np.empty(o, dt), np.empty(o, dt), np.ones(n, dt))
-        self._flat[n] = flat
+        meta[:, 6] = o
+        work = np.empty(3 * o + n, self.dtype)
+        work[3 * o:] = 1
+        flat = self._flat[n] = (meta, work)
         return flat
 
     # --- the optimizer ----------------------------------------------------------------------
@@ -480,10 +566,14 @@ def _warm(dtype) -> None:
     sgd_update(p, g, 8, s(0.1), np.zeros(8, dtype), s(0.9), False, s(-0.1))
     adam_update(p, g, np.zeros(8, dtype), np.zeros(8, dtype), 0, s(0.0), s(0.9), s(0.1),
                 s(0.999), s(0.001), s(1e-8), s(1.0), 0, s(0.0), s(-0.1))
-    sizes = np.array([3, 3, 3], np.int64)
-    offsets = np.array([[0, 18, 0], [9, 21, 6]], np.int64)
+    net_meta = np.array([[3, 3, 0, 18, 0, RELU, 12], [3, 3, 9, 21, 6, 0, 12]], np.int64)
     params = rng.standard_normal(24).astype(dtype)
-    whole_step(z[:, :3], y, params, np.empty_like(params), sizes, offsets,
-               np.array([RELU, 0], np.int64), np.stack([c, c]), np.empty(12, dtype),
-               np.empty(12, dtype), np.empty(12, dtype), np.ones(2, dtype), SOFTMAX_CE,
+    work = np.ones(3 * 12 + 2, dtype)
+    cs = np.stack([c, c])
+    X, Y = rng.standard_normal((4, 3)).astype(dtype), np.eye(4, 3, dtype=dtype)
+    bx, by = np.empty((2, 3), dtype), np.empty((2, 3), dtype)
+    whole_step(X[:2], Y[:2], params, np.empty_like(params), net_meta, cs, work, SOFTMAX_CE,
                s(0.5), s(1e-30))
+    for rows in (np.array([3, 1, 0, 2], np.int64), np.empty(0, np.int64)):
+        fit_step(X, Y, rows, 0, 2, bx, by, params, np.empty_like(params), net_meta, cs, work,
+                 SOFTMAX_CE, s(0.5), s(1e-30))

@@ -678,8 +678,12 @@ def _loop(net, run: _Run) -> History:
     # plain SGD's step is -lr * gradient: folded into the backward pass (Optimizer.linear)
     train_batch, update, linear = net._train_batch, run.opt.update, run.opt.linear
     factor = 1.0
-    # the Numba backend: update and params += grads in one compiled pass (None: NumPy's)
+    # the Numba backend: update and params += grads in one compiled pass (None: NumPy's);
+    # for a small network and plain SGD the whole step, gathering the batch included
     fused_update = _backend_update(net, run)
+    whole_step = None
+    if net._kernels is not None and linear is not None and not run.alpha:
+        whole_step = net._kernels.fit_step(run.batches)
     batches, batch_size, alpha = run.batches, run.batch_size, run.alpha
     n, n_batches, epochs = batches.m, ctx.n_batches, ctx.epochs
     rng = net.rng
@@ -726,10 +730,13 @@ def _loop(net, run: _Run) -> History:
                         ctx.batch, ctx.step = batch, step
                         for hook in batch_begin:
                             hook(ctx, {"batch": batch})
-                    xb, yb, wb = batches.batch(index, start, stop)
                     if linear is not None:    # grads come out as the step
                         factor, following = linear(state)
-                    loss = train_batch(xb, yb, wb, factor)
+                    if whole_step is not None:   # params += grads included
+                        loss = whole_step(index, start, stop, factor)
+                    else:
+                        xb, yb, wb = batches.batch(index, start, stop)
+                        loss = train_batch(xb, yb, wb, factor)
                     if alpha:                 # MLPClassifier's L2: alpha * W / batch_n
                         scale = alpha / (stop - start if wb is None else float(wb.sum()))
                         loss += 0.5 * scale * float(np.dot(pw, pw))
@@ -738,7 +745,9 @@ def _loop(net, run: _Run) -> History:
                     if not math.isfinite(loss):
                         _diverged(net, run, snapshot, epoch, batch, loss, "the loss")
                     total += loss * (stop - start)
-                    if fused_update is not None:
+                    if whole_step is not None:
+                        state = following
+                    elif fused_update is not None:
                         state = fused_update(grads, state, params)
                     else:
                         state = update(grads, state, params) if linear is None else following
