@@ -500,7 +500,8 @@ def fused_update(opt, state, dtype):
     if opt.linear is not None:
         return None
     cfg, name = opt.config, opt.name
-    if not isinstance(state, _opt.ChainState) or not isinstance(state[-1], _opt.ScheduleState):
+    if name not in ("sgd", "momentum", "nesterov", "adam", "adamw") or not (
+            isinstance(state, _opt.ChainState) and isinstance(state[-1], _opt.ScheduleState)):
         return None
     lr_step = _opt.scale_by_learning_rate(cfg.get("learning_rate", 0.0)).linear
     s = dtype.type
