@@ -18,8 +18,13 @@ Regimes
           50 epochs: the cost of a step is Python and NumPy overhead, not arithmetic.
 
 Rows
-  glassnet          Network(...).fit(X, y, optimizer="sgd"), validation of X included;
+  glassnet          Network(..., backend="numpy").fit(X, y, optimizer="sgd"), validation of
+                    X included: the NumPy reference path;
   glassnet+monitor  the same with the doctor's Monitor callback on (what it costs);
+  glassnet-numba    the same network with backend="numba": the compiled kernels of
+                    glassnet[fast] (compiled or loaded from Numba's disk cache in the
+                    warm-up; the compile times are measured apart, in fresh processes);
+  numba+monitor     glassnet-numba with the Monitor on;
   sklearn           MLPClassifier(solver="sgd", momentum=0, alpha=0, tol=0, ...);
   torch             nn.Sequential + SGD + CrossEntropyLoss, torch.set_num_threads(cores),
                     tensors made before the clock starts, a fresh randperm every epoch;
@@ -86,18 +91,24 @@ sys.path.insert(0, os.path.dirname(HERE))          # run from a checkout without
 
 import glassnet  # noqa: E402
 
-FRAMEWORKS = ("glassnet", "glassnet+monitor", "sklearn", "torch", "numpy-plain", "numpy-lean",
-              "limit")
+FRAMEWORKS = ("glassnet", "glassnet+monitor", "glassnet-numba", "numba+monitor", "sklearn",
+              "torch", "numpy-plain", "numpy-lean", "limit")
 
 THREADS = os.cpu_count() or 1      # BLAS and torch threads: the machine's count unless --threads
 CLOCK = time.perf_counter          # --clock cpu: process CPU time (meaningful with one thread)
 
-# what the issue asks for: (row, comparison, bound); ratios are time(glassnet) / time(other)
+# what the issues ask for: (row, comparison, bound); ratios are time(glassnet) / time(other)
 TARGETS = {
     "large-float32": [("limit", "<=", 1.3), ("torch", "<=", 1 / 1.4), ("sklearn", "<=", 1 / 2)],
     "large-float64": [("limit", "<=", 1.3)],
     "small-float64": [("us_per_step", "<=", 20.0), ("sklearn", "<=", 1 / 4), ("torch", "<=", 1 / 5)],
     "small-float32": [("us_per_step", "<=", 20.0), ("sklearn", "<=", 1 / 4), ("torch", "<=", 1 / 5)],
+}
+# issue 18, for the glassnet-numba row: time(glassnet-numba) / time(other)
+TARGETS_NUMBA = {
+    "small-float32": [("limit", "<=", 1.3), ("glassnet", "<=", 1 / 2.5)],
+    "large-float32": [("limit", "<=", 1.15)],
+    "large-float64": [("limit", "<=", 1.15)],
 }
 
 
@@ -167,9 +178,10 @@ def make_regimes(args) -> list:
 
 # --- the trainers: each returns the last epoch's mean training loss ------------------------------
 
-def train_glassnet(r: Regime, epochs: int, X=None, y=None, monitor: bool = False) -> float:
+def train_glassnet(r: Regime, epochs: int, X=None, y=None, monitor: bool = False,
+                   backend: str = "numpy") -> float:
     X, y = (r.X, r.y) if X is None else (X, y)
-    net = glassnet.Network(r.sizes, activation="relu", dtype=r.dtype, seed=0)
+    net = glassnet.Network(r.sizes, activation="relu", dtype=r.dtype, seed=0, backend=backend)
     callbacks = [glassnet.doctor.Monitor()] if monitor else None
     history = net.fit(X, y, epochs=epochs, batch_size=r.batch_size, learning_rate=r.learning_rate,
                       optimizer="sgd", verbose=0, callbacks=callbacks)
@@ -369,6 +381,12 @@ def trainers(r: Regime, wanted) -> tuple:
                 out[name] = train_glassnet
             elif name == "glassnet+monitor":
                 out[name] = lambda r, e, X=None, y=None: train_glassnet(r, e, X, y, monitor=True)
+            elif name in ("glassnet-numba", "numba+monitor"):
+                if not glassnet.backend.numba_available():
+                    raise ImportError("numba", name="numba")
+                monitor = name == "numba+monitor"
+                out[name] = (lambda monitor: lambda r, e, X=None, y=None: train_glassnet(
+                    r, e, X, y, monitor=monitor, backend="numba"))(monitor)
             elif name == "sklearn":
                 import sklearn.neural_network  # noqa: F401
                 out[name] = train_sklearn
@@ -422,33 +440,68 @@ def time_regime(r: Regime, wanted, repeats: int, log) -> dict:
     return rows
 
 
-def ratios(rows: dict) -> dict:
-    """time(glassnet) / time(row), best against best and median against median."""
-    g = rows.get("glassnet", {})
+def ratios(rows: dict, base: str = "glassnet") -> dict:
+    """time(base) / time(row), best against best and median against median."""
+    g = rows.get(base, {})
     out = {}
     for name, row in rows.items():
-        if name == "glassnet" or "sec_per_epoch" not in row or "sec_per_epoch" not in g:
+        if name == base or "sec_per_epoch" not in row or "sec_per_epoch" not in g:
             continue
         out[name] = {"best": g["sec_per_epoch"] / row["sec_per_epoch"],
                      "median": g["sec_per_epoch_median"] / row["sec_per_epoch_median"]}
     return out
 
 
-def check_targets(name: str, rows: dict, rat: dict) -> list:
+def check_targets(name: str, rows: dict, rat: dict, base: str = "glassnet",
+                  targets: dict = TARGETS) -> list:
     results = []
-    for what, op, bound in TARGETS.get(name, []):
+    for what, op, bound in targets.get(name, []):
         if what == "us_per_step":
-            value = rows.get("glassnet", {}).get("us_per_step")
-            label = "glassnet us per step"
+            value = rows.get(base, {}).get("us_per_step")
+            label = f"{base} us per step"
         else:
             value = rat.get(what, {}).get("best")
-            label = f"glassnet/{what} time"
+            label = f"{base}/{what} time"
         if value is None:
             continue
         ok = value <= bound if op == "<=" else value >= bound
         results.append({"what": label, "value": value, "target": f"{op} {bound:.3g}",
                         "pass": bool(ok)})
     return results
+
+
+def ahead_of_others(rows: dict, rat: dict, rat_numba: dict) -> list:
+    """Issue 18: the numba row ahead of scikit-learn and PyTorch by more than the NumPy row."""
+    out = []
+    for other in ("sklearn", "torch"):
+        if other in rat and other in rat_numba:
+            out.append({"what": f"glassnet-numba/{other} time", "value": rat_numba[other]["best"],
+                        "target": f"< {rat[other]['best']:.3g}",
+                        "pass": bool(rat_numba[other]["best"] < rat[other]["best"])})
+    return out
+
+
+def compile_times(dtypes) -> dict:
+    """Seconds the Numba kernels take before the first step, in fresh processes: compiled
+    from nothing (an empty cache directory), then loaded from that disk cache."""
+    if not glassnet.backend.numba_available():
+        return {"skipped": "numba not installed"}
+    code = ("import sys, time; t = time.perf_counter(); import glassnet, numpy as np; "
+            "from glassnet import _numba; t1 = time.perf_counter(); "
+            "[_numba.Kernels(glassnet.Network([4, 3, 2], dtype=d, backend='numba')).prepare() "
+            "for d in sys.argv[1:]]; print(t1 - t, time.perf_counter() - t1)")
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for label in ("cold (empty cache)", "cached"):
+            proc = subprocess.run([sys.executable, "-c", code, *dtypes], env=env,
+                                  capture_output=True, text=True, timeout=600,
+                                  cwd=os.path.dirname(HERE))
+            if proc.returncode != 0:
+                return {"skipped": proc.stderr.strip().splitlines()[-1][:200]}
+            imp, prep = (float(v) for v in proc.stdout.split())
+            out[label] = {"import_s": round(imp, 3), "compile_or_load_s": round(prep, 3)}
+    return out
 
 
 def scaled_readings(name: str, rows: dict, rat: dict) -> list:
@@ -557,7 +610,7 @@ def run_child(spec: str, timeout: float = 600) -> dict:
 def memory_rows(r: Regime, wanted, log) -> dict:
     out = {}
     for row in wanted:
-        if row == "glassnet+monitor":
+        if row in ("glassnet+monitor", "numba+monitor"):
             continue
         out[row] = run_child(f"{r.name}:{row}")
         log(f"  {r.name:14s} peak memory {row:16s} {out[row]}")
@@ -649,6 +702,11 @@ def machine_info() -> dict:
     except ImportError:
         pass
     info["threads"] = THREADS
+    info["backend_auto"] = glassnet.backend.describe()
+    if glassnet.backend.numba_available():
+        import numba
+        info["numba"] = {"version": numba.__version__, "kernels": "serial (no parallel=True: "
+                         "the BLAS threads use the cores; see docs/performance.md)"}
     info["clock"] = "process CPU time" if CLOCK is time.process_time else "wall"
     return info
 
@@ -691,6 +749,10 @@ def print_machine(info: dict) -> None:
         print(f"  BLAS: {pools}")
     print(f"  {info['threads']} BLAS/torch threads; times are {info['clock']}, best of the "
           "interleaved repeats")
+    print(f"  glassnet backend: rows 'glassnet' use backend='numpy', 'glassnet-numba' "
+          f"backend='numba'; auto here: {info['backend_auto']}")
+    if info.get("numba"):
+        print(f"  numba {info['numba']['version']}: kernels {info['numba']['kernels']}")
     if info["unset_env"]:
         print("  unset for this run: " + ", ".join(f"{k}={v}" for k, v in info["unset_env"].items()))
     elif info["kept_env"]:
@@ -702,27 +764,31 @@ def print_machine(info: dict) -> None:
 
 def print_regime(name: str, res: dict) -> None:
     rows, rat, mem = res["rows"], res["ratios"], res.get("memory", {})
+    rat_n = res.get("ratios_numba", {})
     print(f"\n{name}: {res['shape'][0]:,} x {res['shape'][1]}, layers {res['sizes']}, batch "
           f"{res['batch_size']}, {res['epochs']} epochs, best of {res['repeats']} (median)")
     head = (f"  {'':17s}{'s/epoch':>9s}{'(median)':>10s}{'samples/s':>12s}{'us/step':>9s}"
-            f"{'glassnet/x':>12s}{'peak MB':>9s}{'(+extra)':>10s}{'loss':>9s}")
+            f"{'glassnet/x':>12s}{'numba/x':>9s}{'peak MB':>9s}{'(+extra)':>10s}{'loss':>9s}")
     print(head)
     for row, r in rows.items():
         if "skipped" in r:
             print(f"  {row:17s}skipped: {r['skipped']}")
             continue
         ratio = f"{rat[row]['best']:.2f}" if row in rat else "1.00"
+        ratio_n = (f"{rat_n[row]['best']:.2f}" if row in rat_n else
+                   "1.00" if row == "glassnet-numba" else "-")
         m = mem.get(row, {})
         peak = f"{m['peak_rss_mb']:.0f}" if "peak_rss_mb" in m else "-"
         extra = f"(+{m['extra_mb']:.0f})" if "extra_mb" in m else ""
         loss = f"{r['final_loss']:.4f}" if r["final_loss"] is not None else "-"
         print(f"  {row:17s}{r['sec_per_epoch']:9.4f}{r['sec_per_epoch_median']:10.4f}"
-              f"{r['samples_per_sec']:12,.0f}{r['us_per_step']:9.1f}{ratio:>12s}{peak:>9s}"
+              f"{r['samples_per_sec']:12,.0f}{r['us_per_step']:9.1f}{ratio:>12s}{ratio_n:>9s}"
+              f"{peak:>9s}"
               f"{extra:>10s}{loss:>9s}")
     for t in res["targets"]:
-        speed = (f" ({1 / t['value']:.2f}x faster)" if t["what"].startswith("glassnet/")
-                 and "limit" not in t["what"] else "")
-        print(f"  target {t['what']:26s} {t['value']:7.3f}{speed:18s} {t['target']:>8s}  "
+        speed = (f" ({1 / t['value']:.2f}x faster)" if t["what"].startswith("glassnet")
+                 and "limit" not in t["what"] and "us per" not in t["what"] else "")
+        print(f"  target {t['what']:32s} {t['value']:7.3f}{speed:18s} {t['target']:>8s}  "
               f"{'PASS' if t['pass'] else 'FAIL'}")
     for t in res.get("scaled", []):
         verdict = "" if t["pass"] is None else \
@@ -830,16 +896,27 @@ def main(argv=None) -> int:
             log(f"{r.name}: timing {', '.join(args.frameworks)}")
             rows = time_regime(r, args.frameworks, args.repeats, log)
             rat = ratios(rows)
+            rat_numba = ratios(rows, "glassnet-numba")
             res = {"shape": list(r.X.shape), "sizes": r.sizes, "batch_size": r.batch_size,
                    "epochs": r.epochs, "learning_rate": r.learning_rate,
                    "steps_per_epoch": r.steps_per_epoch, "repeats": args.repeats,
-                   "rows": rows, "ratios": rat, "targets": check_targets(r.name, rows, rat),
+                   "rows": rows, "ratios": rat, "ratios_numba": rat_numba,
+                   "targets": check_targets(r.name, rows, rat)
+                   + check_targets(r.name, rows, rat_numba, "glassnet-numba", TARGETS_NUMBA)
+                   + ahead_of_others(rows, rat, rat_numba),
                    "scaled": scaled_readings(r.name, rows, rat)}
             if not args.no_peak_memory:
                 res["memory"] = memory_rows(r, [f for f in args.frameworks if f in rows
                                                 and "skipped" not in rows[f]], log)
             payload["regimes"][r.name] = res
             print_regime(r.name, res)
+        if any(f.startswith(("glassnet-numba", "numba")) for f in args.frameworks):
+            payload["numba_compile"] = ct = compile_times(args.dtypes)
+            print("\nNumba kernels before the first step, fresh process: "
+                  + ("; ".join(f"{k}: import {v['import_s']:.2f} s + compile/load "
+                               f"{v['compile_or_load_s']:.2f} s ({', '.join(args.dtypes)})"
+                               for k, v in ct.items()) if "skipped" not in ct
+                     else ct["skipped"]))
         payload["wall_seconds"] = round(time.perf_counter() - t0, 1)
         info["load_after"] = machine_load()     # includes this benchmark's own load
         print(f"\n(benchmark wall time {payload['wall_seconds']:.0f} s)")

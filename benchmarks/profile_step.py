@@ -22,6 +22,10 @@ timed, and what is left,
 ``fit`` minus the parts, is the fit loop's own Python and NumPy call overhead.  Times are
 the best of ``--repeats`` and are reported per step and as a share of the fit.  On a busy
 machine ``OPENBLAS_NUM_THREADS=1 ... --clock cpu`` gives steadier shares (of a one-thread run).
+
+``--backend numba`` profiles the compiled path instead: the fused kernels on the same
+buffers (each call includes Numba's dispatch, about 0.4 us), and for a small network the
+whole step (one compiled call: gather, forward, loss, backward, ``params += grads``).
 """
 from __future__ import annotations
 
@@ -65,9 +69,11 @@ def regime_data(regime: str, dtype: str):
     return (X / 16.0).astype(dtype), y, [64, 32, 10], 32
 
 
-def profile(regime: str, dtype: str, repeats: int) -> list:
+def profile(regime: str, dtype: str, repeats: int, backend: str = "numpy") -> list:
+    if backend == "numba":
+        return profile_numba(regime, dtype, repeats)
     X, y, sizes, bs = regime_data(regime, dtype)
-    net = glassnet.Network(sizes, activation="relu", dtype=dtype, seed=0)
+    net = glassnet.Network(sizes, activation="relu", dtype=dtype, seed=0, backend="numpy")
     Xc, Y, _ = net._check_pair(X, y)
     n, steps = Xc.shape[0], -(-Xc.shape[0] // bs)
     x, yb = Xc[:bs], Y[:bs]
@@ -161,24 +167,131 @@ def profile(regime: str, dtype: str, repeats: int) -> list:
     return rows, whole_tb, whole_fit, parts["GEMM (all products of a step)"], steps
 
 
+def profile_numba(regime: str, dtype: str, repeats: int) -> list:
+    """The compiled path's parts, on the real buffers after one real step."""
+    from glassnet import _numba as K
+    X, y, sizes, bs = regime_data(regime, dtype)
+    net = glassnet.Network(sizes, activation="relu", dtype=dtype, seed=0, backend="numba")
+    Xc, Y, _ = net._check_pair(X, y)
+    n, steps = Xc.shape[0], -(-Xc.shape[0] // bs)
+    x, yb = Xc[:bs].copy(), Y[:bs].copy()
+    net._train_batch(x, yb)                        # compiles (or loads) the kernels
+    kernels = net._kernels
+    whole = kernels.whole and bs * kernels.whole_macs <= K.WHOLE_STEP_MACS
+    kernels._layers(x, yb, None, 1.0)              # fills the numpy-layout workspace
+    ws = net._workspaces[bs]
+    L = net.n_layers
+    reps = max(20, 20_000 // (sizes[1] * bs // 32))
+    parts = {}
+
+    def gemm():
+        a = x
+        for l in range(L):
+            np.dot(a, net.weights[l], out=ws.z[l])
+            a = ws.a[l]
+        for l in range(L - 1, -1, -1):
+            np.dot((ws.a[l - 1] if l else x).T, ws.delta[l], out=net._grad_w[l])
+            if l:
+                np.dot(ws.delta[l], net.weights[l].T, out=ws.delta[l - 1])
+    parts["GEMM (all products of a step, from Python)"] = best_time(gemm, reps, repeats)
+    kernels._layers(x, yb, None, 1.0)
+
+    def forward():
+        for l in range(L - 1):
+            K.bias_act(ws.z[l], net.biases[l], ws.a[l], kernels.kinds[l], kernels.consts[l])
+    parts["bias + activation, fused (kernel)"] = best_time(forward, reps, repeats)
+
+    def backward():
+        for l in range(L - 1):
+            K.grad_delta(ws.delta[l], ws.z[l], ws.a[l], kernels.kinds[l], kernels.consts[l])
+    saved = [d.copy() for d in ws.delta]
+    parts["activation derivative * delta (kernel)"] = best_time(backward, reps, repeats)
+    for d, s in zip(ws.delta, saved):
+        d[...] = s
+
+    def output():
+        ws.z[-1] += net.biases[-1]
+        K.output(ws.z[-1], ws.a[-1], yb, ws.delta[-1], kernels.out_kind,
+                 kernels.scalar(1.0 / bs), kernels.safe, kernels._cs[-1])
+    parts["output bias + softmax + CE + dL/dz (kernel)"] = best_time(output, reps, repeats)
+
+    def bias_grads():
+        for l in range(L):
+            np.dot(ws.ones, ws.delta[l], out=net._grad_b[l])
+    parts["bias gradients (GEMV)"] = best_time(bias_grads, reps, repeats)
+    saved = net.params.copy()
+    net.grads[...] = 0
+    parts["optimizer step (sgd: params += grads)"] = best_time(
+        lambda: net.params.__iadd__(net.grads), reps, repeats)
+    net.params[...] = saved
+    batches = _training._Batches(Xc, Y, None, None, True, bs)
+    index = batches.arrange(batches.draw(net.rng))
+
+    def gather():
+        for start in range(0, n, bs):
+            batches.batch(index, start, min(start + bs, n))
+    parts["data: gathering each batch's rows"] = best_time(gather, 1, repeats) / steps
+    if whole:
+        step = kernels.fit_step(batches)
+        net.params[...] = saved
+
+        def whole_steps():
+            for start in range(0, n, bs):
+                step(index, start, min(start + bs, n), 0.0)   # factor 0: params stay
+        parts = {"GEMM (all products of a step, from Python)":
+                 parts["GEMM (all products of a step, from Python)"],
+                 "kernels alone: bias + act, derivative, output (each from Python)":
+                 parts["bias + activation, fused (kernel)"]
+                 + parts["activation derivative * delta (kernel)"]
+                 + parts["output bias + softmax + CE + dL/dz (kernel)"]}
+        whole_tb = best_time(whole_steps, 1, repeats) / steps
+    else:
+        def train_batches():
+            for start in range(0, n, bs):
+                net._train_batch(Xc[start:start + bs], Y[start:start + bs])
+        whole_tb = best_time(train_batches, 1, repeats) / steps
+    epochs = 1 if regime == "large" else 20
+
+    def fit():
+        net.fit(Xc, y, epochs=epochs, batch_size=bs, learning_rate=1e-3, optimizer="sgd")
+    whole_fit = best_time(fit, 1, repeats) / (steps * epochs)
+    rows = list(parts.items())
+    if whole:
+        rows.append(("whole step: one compiled call (gather, forward, loss, backward, "
+                     "params += grads)", whole_tb))
+        rows.append(("fit loop: Python, callbacks, per-epoch work", whole_fit - whole_tb))
+        return rows, whole_tb, whole_fit, parts["GEMM (all products of a step, from Python)"], \
+            steps
+    in_step = sum(t for name, t in rows if not name.startswith(("optimizer", "data")))
+    rows.append(("_train_batch: Python and call overhead", whole_tb - in_step))
+    rows.append(("fit loop: Python, callbacks, per-epoch work", whole_fit - whole_tb
+                 - parts["optimizer step (sgd: params += grads)"]
+                 - parts["data: gathering each batch's rows"]))
+    return rows, whole_tb, whole_fit, parts["GEMM (all products of a step, from Python)"], steps
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--regime", choices=("large", "small"), default="large")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--backend", choices=("numpy", "numba"), default="numpy",
+                   help="the NumPy reference path (default) or the compiled kernels")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="cpu: this process's CPU time, steadier on a busy machine; only "
                         "meaningful with one BLAS thread (OPENBLAS_NUM_THREADS=1)")
     args = p.parse_args(argv)
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
-    rows, tb, fit, gemm, steps = profile(args.regime, args.dtype, args.repeats)
-    print(f"{args.regime} regime, {args.dtype}: {steps} steps per epoch; times per step")
-    print(f"  {'part':46s}{'us/step':>10s}{'share of fit':>14s}")
+    rows, tb, fit, gemm, steps = profile(args.regime, args.dtype, args.repeats, args.backend)
+    print(f"{args.regime} regime, {args.dtype}, backend {args.backend}: {steps} steps per "
+          "epoch; times per step")
+    width = max(46, *(len(name) + 2 for name, _ in rows))
+    print(f"  {'part':{width}s}{'us/step':>10s}{'share of fit':>14s}")
     for name, t in rows:
-        print(f"  {name:46s}{t * 1e6:10.1f}{t / fit:14.1%}")
-    print(f"  {'= _train_batch, whole':46s}{tb * 1e6:10.1f}{tb / fit:14.1%}")
-    print(f"  {'= fit, whole':46s}{fit * 1e6:10.1f}{1:14.1%}")
+        print(f"  {name:{width}s}{t * 1e6:10.1f}{t / fit:14.1%}")
+    print(f"  {'= _train_batch, whole':{width}s}{tb * 1e6:10.1f}{tb / fit:14.1%}")
+    print(f"  {'= fit, whole':{width}s}{fit * 1e6:10.1f}{1:14.1%}")
     print(f"  fit / GEMM alone = {fit / gemm:.2f};  _train_batch / GEMM alone = {tb / gemm:.2f}")
     return 0
 

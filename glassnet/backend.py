@@ -69,15 +69,22 @@ def resolve(spec=None) -> str:
 
 
 def describe() -> str:
-    """One line for ``glassnet info`` and the benchmarks: what ``"auto"`` picks here, and why."""
-    name = resolve("auto")
+    """One line for ``glassnet info`` and the benchmarks: the backend a network built now
+    would train with, and why."""
+    try:
+        name = resolve(None)
+    except GlassnetError as exc:
+        return f"none: {exc}"
+    why = f" (from {ENV_VAR}={os.environ[ENV_VAR]})" if os.environ.get(ENV_VAR) else ""
     if name == "numba":
         from importlib.metadata import version
         try:
-            return f"numba (Numba {version('numba')})"
+            return f"numba (Numba {version('numba')}){why}"
         except Exception:        # metadata missing: an unusual install, still importable
-            return "numba"
-    return "numpy (Numba not installed: pip install 'glassnet[fast]' for compiled kernels)"
+            return f"numba{why}"
+    if numba_available():
+        return f"numpy{why}"
+    return f"numpy{why} (Numba not installed: pip install 'glassnet[fast]' for compiled kernels)"
 
 
 def kernels_for(net):

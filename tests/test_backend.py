@@ -339,3 +339,27 @@ def test_verbose_fit_reports_the_compile_time_once(digits, capsys, monkeypatch):
     text = out.out + out.err
     assert text.count("backend numba: float64 kernels compiled") == 1
     assert _numba._PREPARED["float64"] > 0
+
+
+def test_glassnet_info_prints_the_backend_here(tmp_path, iris_scaled):
+    import os
+    net = glassnet.Network([4, 8, 3], seed=0, backend="numpy")
+    net.fit(*iris_scaled, epochs=1)
+    net.save(tmp_path / "iris.gnet")
+    env = {**os.environ, _backend.ENV_VAR: "numpy", "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-m", "glassnet", "info", "iris.gnet"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "backend (here) numpy (from GLASSNET_BACKEND=numpy)" in out
+
+
+@needs_numba
+def test_profile_step_profiles_the_numba_path():
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "benchmarks/profile_step.py", "--regime", "small",
+                           "--dtype", "float64", "--repeats", "1", "--backend", "numba"],
+                          cwd=root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "whole step: one compiled call" in proc.stdout and "fit, whole" in proc.stdout

@@ -100,6 +100,9 @@ def run(args) -> int:
     for key in other:
         facts.append((key, _short([meta[key]]) if not isinstance(meta[key], list)
                       else _short(meta[key])))
+    from ..backend import describe as backend_here
+    # not stored in the file: the backend is chosen where the model is trained
+    facts.append(("backend (here)", backend_here()))
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
