@@ -210,18 +210,31 @@ def output(z, a, y, delta, kind, mult, safe, c):
 # --- the whole step for small networks ----------------------------------------------------------
 
 @_jit
-def whole_step(x, y, params, grads, meta, cs, work, out_kind, mult, safe):
+def column_sums(delta, out):
+    """``out = ones @ delta``: the bias gradient, (fan_out,)."""
+    n, m = delta.shape
+    for j in range(m):
+        out[j] = delta[0, j]
+    for i in range(1, n):
+        for j in range(m):
+            out[j] += delta[i, j]
+
+
+@_jit
+def whole_step(x, y, params, grads, meta, cs, work, mult):
     """Forward, loss and backward of one batch, gradients (times the optimizer's factor,
     folded into ``mult``) into ``grads``; returns the mean loss.
 
     ``meta[l]`` = (fan_in, fan_out, weight offset, bias offset, workspace offset, kind,
-    block) of layer l; ``work`` holds z, a and delta of every layer (3 blocks of ``block``
-    values, each layer's (batch, fan_out) at its offset) and a ones vector of the batch."""
+    block) of layer l, the output layer's kind being its output/loss code; ``cs[l]`` its
+    constants (the output's first one is the softmax's ``safe``); ``work`` holds z, a and
+    delta of every layer (3 blocks of ``block`` values, each layer's (batch, fan_out) at
+    its offset).  Sums are sequential loops rather than BLAS GEMVs: on a small network a
+    BLAS call costs more than the sum."""
     n = x.shape[0]
     last = meta.shape[0] - 1
     size = meta[0, 6]
     zf, af, df = work[:size], work[size:2 * size], work[2 * size:3 * size]
-    ones = work[3 * size:3 * size + n]
     a = x
     for l in range(last + 1):
         fi, fo, wo, bo, oo = meta[l, 0], meta[l, 1], meta[l, 2], meta[l, 3], meta[l, 4]
@@ -239,7 +252,7 @@ def whole_step(x, y, params, grads, meta, cs, work, out_kind, mult, safe):
     fo, oo = meta[last, 1], meta[last, 4]
     delta = df[oo:oo + n * fo].reshape((n, fo))
     loss = output(zf[oo:oo + n * fo].reshape((n, fo)), af[oo:oo + n * fo].reshape((n, fo)),
-                  y, delta, out_kind, mult, safe, cs[last])
+                  y, delta, meta[last, 5], mult, cs[last, 0], cs[last])
     for l in range(last, -1, -1):
         fi, fo, wo, bo = meta[l, 0], meta[l, 1], meta[l, 2], meta[l, 3]
         if l:
@@ -248,7 +261,7 @@ def whole_step(x, y, params, grads, meta, cs, work, out_kind, mult, safe):
         else:
             below = x
         np.dot(below.T, delta, grads[wo:wo + fi * fo].reshape((fi, fo)))
-        np.dot(ones, delta, grads[bo:bo + fo])
+        column_sums(delta, grads[bo:bo + fo])
         if l:
             prev = df[po:po + n * fi].reshape((n, fi))
             np.dot(delta, params[wo:wo + fi * fo].reshape((fi, fo)).T, prev)
@@ -259,24 +272,25 @@ def whole_step(x, y, params, grads, meta, cs, work, out_kind, mult, safe):
 
 
 @_jit
-def fit_step(X, Y, rows, start, stop, bx, by, params, grads, meta, cs, work, out_kind, mult,
-             safe):
+def fit_step(X, Y, rows, start, stop, params, grads, meta, cs, work, mult):
     """The whole step of ``fit`` for plain SGD: rows ``start:stop`` of the epoch gathered
-    from X and Y (through ``rows`` unless it is empty: then the data's own order),
-    :func:`whole_step`, then ``params += grads``; returns the batch's mean loss."""
+    from X and Y (through ``rows`` unless it is empty: then the data's own order) into the
+    end of ``work``, :func:`whole_step`, then ``params += grads``; returns the mean loss."""
     m = stop - start
     if rows.shape[0]:
         f, k = X.shape[1], Y.shape[1]
+        at = 3 * meta[0, 6]
+        bx = work[at:at + m * f].reshape((m, f))
+        by = work[at + m * f:at + m * (f + k)].reshape((m, k))
         for i in range(m):
             r = rows[start + i]
             for j in range(f):
                 bx[i, j] = X[r, j]
             for j in range(k):
                 by[i, j] = Y[r, j]
-        loss = whole_step(bx[:m], by[:m], params, grads, meta, cs, work, out_kind, mult, safe)
+        loss = whole_step(bx, by, params, grads, meta, cs, work, mult)
     else:
-        loss = whole_step(X[start:stop], Y[start:stop], params, grads, meta, cs, work,
-                          out_kind, mult, safe)
+        loss = whole_step(X[start:stop], Y[start:stop], params, grads, meta, cs, work, mult)
     for i in range(params.shape[0]):
         params[i] += grads[i]
     return loss
@@ -351,7 +365,7 @@ class Kernels:
         self.whole = (self.out_kind >= 0 and all(k >= 0 for k in self.kinds))
         self.whole_macs = max(i * o for i, o in zip(sizes[:-1], sizes[1:]))
         self._kinds = self.kinds + [0]
-        self._cs = np.stack(self.consts + [consts(dt)])
+        self._cs = np.stack(self.consts + [consts(dt, self.safe)])   # output: safe first
         self._flat: dict = {}
         self.prepare_seconds = 0.0
 
@@ -394,7 +408,7 @@ class Kernels:
         if sw is None and self.whole and n * self.whole_macs <= WHOLE_STEP_MACS:
             meta, work = self._whole_workspace(n)
             return whole_step(x, y, net.params, net.grads, meta, self._cs, work,
-                              self.out_kind, self.scalar(factor / n), self.safe)
+                              self.scalar(factor / n))
         return self._layers(x, y, sw, factor)
 
     def fit_step(self, batches):
@@ -410,19 +424,16 @@ class Kernels:
             return None
         if self.dtype.name not in _PREPARED:
             self.prepare()
-        params, grads, cs, out_kind, safe, scalar = (self.net.params, self.net.grads, self._cs,
-                                                     self.out_kind, self.safe, self.scalar)
-        bx, by, spaces = batches.bx, batches.by, {}
-        no_rows = np.empty(0, np.int64)
+        params, grads, cs, scalar = self.net.params, self.net.grads, self._cs, self.scalar
+        spaces, no_rows = {}, np.empty(0, np.int64)
 
         def step(index, start, stop, factor):
             m = stop - start
             space = spaces.get(m)
             if space is None:
                 space = spaces[m] = self._whole_workspace(m)
-            return fit_step(X, Y, no_rows if index is None else index, start, stop, bx, by,
-                            params, grads, space[0], cs, space[1], out_kind,
-                            scalar(factor / m), safe)
+            return fit_step(X, Y, no_rows if index is None else index, start, stop, params,
+                            grads, space[0], cs, space[1], scalar(factor / m))
         return step
 
     def _layers(self, x, y, sw, factor) -> float:
@@ -481,8 +492,9 @@ class Kernels:
             meta[l, :6] = (fi, fo, w, b, o, self._kinds[l])
             w, b, o = w + fi * fo, b + fo, o + n * fo
         meta[:, 6] = o
-        work = np.empty(3 * o + n, self.dtype)
-        work[3 * o:] = 1
+        meta[-1, 5] = self.out_kind
+        # z, a and delta blocks, then room for the batch's gathered rows (fit_step)
+        work = np.empty(3 * o + n * (sizes[0] + sizes[-1]), self.dtype)
         flat = self._flat[n] = (meta, work)
         return flat
 
@@ -567,14 +579,12 @@ def _warm(dtype) -> None:
     sgd_update(p, g, 8, s(0.1), np.zeros(8, dtype), s(0.9), False, s(-0.1))
     adam_update(p, g, np.zeros(8, dtype), np.zeros(8, dtype), 0, s(0.0), s(0.9), s(0.1),
                 s(0.999), s(0.001), s(1e-8), s(1.0), 0, s(0.0), s(-0.1))
-    net_meta = np.array([[3, 3, 0, 18, 0, RELU, 12], [3, 3, 9, 21, 6, 0, 12]], np.int64)
+    net_meta = np.array([[3, 3, 0, 18, 0, RELU, 12], [3, 3, 9, 21, 6, SOFTMAX_CE, 12]],
+                        np.int64)
     params = rng.standard_normal(24).astype(dtype)
-    work = np.ones(3 * 12 + 2, dtype)
-    cs = np.stack([c, c])
+    work = np.ones(3 * 12 + 2 * 6, dtype)
+    cs = np.stack([c, consts(dtype, 1e-30)])
     X, Y = rng.standard_normal((4, 3)).astype(dtype), np.eye(4, 3, dtype=dtype)
-    bx, by = np.empty((2, 3), dtype), np.empty((2, 3), dtype)
-    whole_step(X[:2], Y[:2], params, np.empty_like(params), net_meta, cs, work, SOFTMAX_CE,
-               s(0.5), s(1e-30))
+    whole_step(X[:2], Y[:2], params, np.empty_like(params), net_meta, cs, work, s(0.5))
     for rows in (np.array([3, 1, 0, 2], np.int64), np.empty(0, np.int64)):
-        fit_step(X, Y, rows, 0, 2, bx, by, params, np.empty_like(params), net_meta, cs, work,
-                 SOFTMAX_CE, s(0.5), s(1e-30))
+        fit_step(X, Y, rows, 0, 2, params, np.empty_like(params), net_meta, cs, work, s(0.5))
