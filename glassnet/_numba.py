@@ -425,15 +425,19 @@ class Kernels:
         if self.dtype.name not in _PREPARED:
             self.prepare()
         params, grads, cs, scalar = self.net.params, self.net.grads, self._cs, self.scalar
-        spaces, no_rows = {}, np.empty(0, np.int64)
+        no_rows = np.empty(0, np.int64)
+        # a fit has two batch sizes at most: the full one and the last; the step keeps the
+        # arguments of the last call, so that a step costs one comparison and the call
+        last = [None, None, None, None]           # (m, factor, meta, work) and mult below
+        mult = [None]
 
         def step(index, start, stop, factor):
             m = stop - start
-            space = spaces.get(m)
-            if space is None:
-                space = spaces[m] = self._whole_workspace(m)
+            if m != last[0] or factor != last[1]:
+                last[:] = m, factor, *self._whole_workspace(m)
+                mult[0] = scalar(factor / m)
             return fit_step(X, Y, no_rows if index is None else index, start, stop, params,
-                            grads, space[0], cs, space[1], scalar(factor / m))
+                            grads, last[2], cs, last[3], mult[0])
         return step
 
     def _layers(self, x, y, sw, factor) -> float:
