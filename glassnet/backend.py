@@ -117,3 +117,9 @@ class _Lazy:
 
     def prepare(self):
         return self.load().prepare()
+
+    def fit_step(self, batches):
+        return self.load().fit_step(batches)
+
+    def parts(self):
+        return self.load().parts()
