@@ -42,7 +42,8 @@ import numpy as np
 from . import checkpoint as _ckpt
 from . import metrics as _metrics
 from . import optimizers as _opt
-from ._validation import GlassnetError, check_bool, check_float, check_int
+from ._validation import (GlassnetError, UnscaledInputWarning, check_bool, check_float, check_int,
+                          input_scale_message, warn)
 from .callbacks import Callback, EarlyStopping, TrainingContext, overrides
 
 
@@ -340,6 +341,7 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
     if resume is True and checkpoint is None:
         raise GlassnetError("resume=True needs checkpoint=PATH (the file to resume from).")
 
+    names = getattr(X, "columns", None)             # a DataFrame's column names
     X, Y, sw = net._check_pair(X, y, sample_weight)
     validation = _check_validation(net, validation_data)
     if validation is not None and validation_split:
@@ -351,6 +353,10 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
         opt, state, step = kept.optimizer, kept.state, kept.step
     else:
         state, step = opt.init(net.params), 0
+    if not keep_state or kept is None:      # fit, or the first partial_fit of a stream
+        message = input_scale_message(X, None if names is None else list(names))
+        if message:
+            warn(message, UnscaledInputWarning)
     metric_list = _metrics.resolve(metrics, net)
     user_callbacks = _callback_list(callbacks)
     for i, cb in enumerate(user_callbacks):
