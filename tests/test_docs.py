@@ -1,7 +1,7 @@
 """Every code example in README.md and docs/*.md runs, and shows what it really prints.
 
 The pages are found by globbing, so a new page is tested the day it is written.  Rules
-for the people writing them (docs/cli.md's "Examples in the docs" says the same):
+for the people writing them (the README says it in short, under "A tour"):
 
 * Every ```python block runs, in a fresh temporary folder that is the working directory,
   the blocks of one page in order and sharing one namespace (a page reads as one session).
@@ -11,7 +11,8 @@ for the people writing them (docs/cli.md's "Examples in the docs" says the same)
   match VALUE.
 * A ```text block right after a python block (nothing but blank lines between) is that
   block's standard output, and must match it.
-* Matching: whitespace runs are equal to each other; ``...`` stands for any text; a number
+* Matching: whitespace runs are equal to each other (and NumPy's padding before a number
+  or a punctuation mark is ignored); ``...`` stands for any text; a number
   written with decimals matches within one unit of its last digit (0.95 matches 0.94 to
   0.96), a whole number matches exactly.
 * Every ```bash line that runs ``glassnet COMMAND ...`` names a command and options the
@@ -71,13 +72,13 @@ def _pattern(expected: str) -> tuple[re.Pattern, list[str]]:
     for ellipsis, number, space, other in _TOKEN.findall(expected.strip()):
         if ellipsis:
             parts.append(r".*?")
-        elif number:
-            parts.append(rf"({_NUMBER})")
+        elif number:                    # NumPy pads numbers with spaces to align them
+            parts.append(rf"\s*({_NUMBER})")
             numbers.append(number)
         elif space:
             parts.append(r"\s+")
         else:
-            parts.append(re.escape(other))
+            parts.append((r"\s*" if not other.isalnum() else "") + re.escape(other))
     return re.compile("".join(parts), re.S), numbers
 
 
