@@ -223,3 +223,11 @@ def test_matching_rules():
     assert not matches("healthy", "ERROR no_update")
     assert matches("[0.5 0.8808]", "[0.5        0.88079708]")
     assert matches("1e-3", "0.001") and not matches("2.5e-3", "0.0027")
+
+
+def test_the_command_table_lists_every_command():
+    from glassnet.cli import COMMANDS
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    table = text[text.index("| command |"):text.index("\n\n", text.index("| command |"))]
+    for name in COMMANDS:
+        assert f"| `glassnet {name}" in table, f"docs/cli.md's command table lacks {name}"
