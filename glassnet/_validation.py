@@ -68,19 +68,28 @@ def input_scale_message(X: np.ndarray, names: Sequence | None = None) -> str | N
         return None
     step = max(1, -(-n // SCALE_ROWS))
     rows = X[::step]                        # a view: nothing is copied yet
+    blocks = range(0, rows.shape[0], 1024)
+    # each column divided by its largest |x| first, so that values near the float64 limit
+    # cannot overflow the squares: size = top * sqrt(mean((x / top)^2))
+    top = np.zeros(d)
+    for start in blocks:
+        np.maximum(top, np.abs(np.asarray(rows[start:start + 1024], np.float64)).max(axis=0),
+                   out=top)
+    top[top == 0] = 1.0
     total = np.zeros(d)
     square = np.zeros(d)
-    for start in range(0, rows.shape[0], 1024):
-        block = np.asarray(rows[start:start + 1024], dtype=np.float64)  # (<=1024, d)
+    for start in blocks:
+        block = np.asarray(rows[start:start + 1024], dtype=np.float64) / top  # (<=1024, d)
         total += block.sum(axis=0)
         square += np.einsum("ij,ij->j", block, block)
     m = rows.shape[0]
-    mean = total / m
-    size = np.sqrt(np.maximum(square / m, 0.0))          # sqrt(mean^2 + std^2), the RMS
+    mean, mean_square = total / m, square / m
+    size = top * np.sqrt(mean_square)                    # sqrt(mean^2 + std^2), the RMS
     bad = np.flatnonzero(size > FIT_UNSCALED)
     if bad.size == 0:
         return None
-    std = np.sqrt(np.maximum(size ** 2 - mean ** 2, 0.0))
+    std = top * np.sqrt(np.maximum(mean_square - mean * mean, 0.0))
+    mean = top * mean
     worst = bad[np.argsort(-size[bad])][:5]
     label = (lambda j: repr(str(names[j]))) if names is not None and len(names) == d else \
         (lambda j: f"column {j}")
