@@ -153,7 +153,7 @@ def depth_statistics(net, X, y) -> dict:
     """Per hidden layer, on the batch (X, y): activation std, and the RMS of dL/dz (per
     sample) and of dL/dW for the batch's mean loss."""
     from .doctor.stats import measure
-    Xc, Y, _ = net._check_pair(X, y)
+    Xc, Y, _ = net.check_data(X, y)
     with np.errstate(all="ignore"):
         snap = measure(net, Xc, Y)
     hidden = snap.layers[:-1]

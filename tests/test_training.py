@@ -173,7 +173,7 @@ def test_validation_data_with_weights_and_bad_validation_data(iris):
     w = np.where(y == 0, 3.0, 1.0)
     h = net.fit(X, y, epochs=1, validation_data=(X, y, w))
     z = net.trace(X).pre[-1]
-    expected = np.average(net._per_sample_loss(z, net.encode_targets(y)), weights=w)
+    expected = np.average(net.loss_per_sample(z, net.encode_targets(y)), weights=w)
     assert h.val_loss[-1] == pytest.approx(expected, rel=1e-12)
     with pytest.raises(gn.GlassnetError, match="validation_data: X has 3 features"):
         net.fit(X, y, epochs=1, validation_data=(X[:, :3], y))
