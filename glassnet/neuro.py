@@ -17,7 +17,7 @@ import numpy as np
 
 from ._validation import GlassnetError, check_float, check_int
 from .network import Network, ParamList, _check_sizes
-from .training import History
+from .history import DivergenceError, History
 
 
 class Neuro(Network):
@@ -140,7 +140,6 @@ class Neuro(Network):
 
     def _diverged(self, snapshot, history, epoch, epochs, batch, n_batches):
         """Put back the epoch's starting weights and say where training diverged."""
-        from .training import DivergenceError
         np.copyto(self.params, snapshot)
         lr = self.learning_rate
         raise DivergenceError(

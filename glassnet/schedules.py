@@ -221,13 +221,6 @@ def as_schedule(learning_rate: Any) -> Callable[[int], float] | float:
     return _lr(learning_rate)
 
 
-def __getattr__(name):  # reduce_on_plateau lives with the callbacks; import it lazily
-    if name == "reduce_on_plateau":
-        from .callbacks import ReduceLROnPlateau
-        return ReduceLROnPlateau
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 #: name -> constructor; ``get(name, **params)`` builds one
 _REGISTRY = {"constant": constant, "step_decay": step_decay, "exponential": exponential,
              "inverse_scaling": inverse_scaling, "cosine": cosine}

@@ -17,6 +17,11 @@ import numpy as np
 
 from ..callbacks import Callback
 from . import column_names
+from .. import data as D, metrics as M, optimizers
+from .._validation import GlassnetError, check_choice
+from ..activations import NAMES, OUTPUT_ONLY
+from ..io import save
+from ..network import Network
 
 HELP = "Train a network on a CSV file and save it as a model file."
 
@@ -103,12 +108,6 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from .. import data as D
-    from .. import optimizers
-    from .._validation import GlassnetError, check_choice
-    from ..activations import NAMES, OUTPUT_ONLY
-    from ..io import save
-    from ..network import Network
 
     check_choice("--activation", args.activation, [n for n in NAMES if n not in OUTPUT_ONLY],
                  "option")
@@ -256,7 +255,6 @@ def parse_init(text):
     """--init NAME or NAME:key=value,key=value (e.g. normal:std=0.1)."""
     if text is None:
         return None
-    from .._validation import GlassnetError
     name, _, rest = text.partition(":")
     params = {}
     for item in filter(None, rest.split(",")):
@@ -273,7 +271,6 @@ def parse_init(text):
 
 def _metrics(net, X, y, task, target_scaler, prefix: str = "") -> dict:
     """Accuracy and log loss (classification), or RMSE, MAE and R^2 in the target's units."""
-    from .. import metrics as M
     with np.errstate(all="ignore"):
         if task == "classification":
             out = net.evaluate(X, y)
