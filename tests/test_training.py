@@ -241,7 +241,10 @@ def test_early_stopping_restores_the_best_weights(iris):
                 early_stopping=True, patience=5, callbacks=[rec])
     assert h.stopped_early and len(h) < 300
     best = int(np.argmin(h.val_loss))
-    assert h.best_epoch == best and len(h) - 1 - best >= 5
+    # the guard: it stops after exactly `patience` epochs without improvement, here epoch
+    # 17 (index 16) after the best epoch 12 (index 11)
+    assert h.best_epoch == best == 11
+    assert len(h) - 1 - best == 5 and len(h) == 17
     np.testing.assert_array_equal(net.params, rec.params[best])
     # without restore_best the last weights stay
     net2 = gn.Network([4, 32, 3], seed=0)
@@ -366,7 +369,9 @@ def test_divergence_restores_finite_weights_and_explains():
     np.testing.assert_array_equal(net.params, starts[err.epoch])
     assert len(err.history) == err.epoch and np.isfinite(err.history.loss).all()
     message = str(err)
-    assert f"epoch {err.epoch + 1}/50, batch {err.batch + 1}/10" in message
+    # the exact batch whose loss became inf (the 4th of epoch 13), found independently
+    assert (err.epoch, err.batch) == (12, 3)
+    assert "epoch 13/50, batch 4/10: the loss became inf" in message
     assert "learning rate was 5" in message and "try 0.5 (divided by 10)" in message
     assert err.learning_rate == 5.0 and net._training is None
 
@@ -382,6 +387,7 @@ def test_divergence_of_a_weight_is_caught_at_the_end_of_the_epoch(iris):
     with pytest.raises(gn.DivergenceError, match="a weight became non-finite") as info:
         net.fit(X, y, epochs=5, callbacks=[LambdaCallback(on_batch_end=poison)])
     assert info.value.epoch == 1 and np.isfinite(net.params).all()
+    assert info.value.batch == 4 and "epoch 2/5, batch 5/5" in str(info.value)   # 150 rows / 32
 
 
 def test_unscaled_inputs_are_named_when_training_diverges():
