@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import GlassnetError, check_choice
 from . import activations as _act
+from ._validation import GlassnetError, check_choice
 from .initializers import SymmetryWarning
 from .network import Network
 

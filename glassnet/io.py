@@ -45,10 +45,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ._validation import GlassnetError
-from ._version import __version__
 from . import activations as _act
 from . import initializers as _init
+from ._validation import GlassnetError
+from ._version import __version__
 from .initializers import SymmetryWarning, resolve
 from .network import Network
 from .neuro import Neuro

@@ -18,8 +18,8 @@ import html
 import os
 from pathlib import Path
 from typing import Any, Sequence
-from .io import atomic_write
 from ._version import __version__
+from .io import atomic_write
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0 auto;

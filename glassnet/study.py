@@ -37,9 +37,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from ._validation import GlassnetError, check_float, check_int
 from . import plots
-from ._validation import check_choice
+from ._validation import GlassnetError, check_choice, check_float, check_int
 from .activations import NAMES, OUTPUT_ONLY, RELU_FAMILY
 from .callbacks import Callback
 from .data import Standardizer

@@ -42,10 +42,10 @@ import numpy as np
 from . import checkpoint as _ckpt
 from . import metrics as _metrics
 from . import optimizers as _opt
+from . import progress as _progress
 from ._validation import GlassnetError, check_bool, check_float, check_int
 from .callbacks import Callback, EarlyStopping, TrainingContext, overrides
 from .history import DivergenceError, History, _rebuild_divergence  # noqa: F401 (re-exported)
-from .progress import make as _make_progress
 
 
 class TrainingState:
@@ -395,7 +395,7 @@ def _prepare(net, X, y, s: FitSettings) -> _Run:
     ctx.validation = validation
     run.batches = _Batches(X, Y, sw, rows, shuffle, batch_size)
     ctx.n_batches = -(-run.batches.m // batch_size)
-    run.progress = _make_progress(verbose, epochs, ctx.n_batches)
+    run.progress = _progress.make(verbose, epochs, ctx.n_batches)
     if run.progress is not None:
         run.callbacks = run.callbacks + [run.progress]
     if loaded is not None:

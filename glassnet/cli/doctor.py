@@ -16,12 +16,12 @@ import zipfile
 
 import numpy as np
 
-from . import column_names
 from .. import data as D
 from .._validation import GlassnetError
 from ..convert import from_npz
 from ..doctor import diagnose
 from ..io import METADATA_MEMBER, load
+from . import column_names
 
 HELP = "Diagnose why a model is not learning: the cause and the fix (exit 1 on errors)."
 

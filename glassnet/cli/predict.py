@@ -14,11 +14,11 @@ import sys
 
 import numpy as np
 
-from . import column_names
 from .. import data as D
 from .._validation import GlassnetError
 from ..data import label_key
 from ..io import atomic_write, load
+from . import column_names
 
 HELP = "Predict with a model file on a CSV file; writes CSV (labels, and probabilities " \
        "with --proba)."
