@@ -207,7 +207,7 @@ def _architecture(net) -> dict:
         "bias_init": _init_spec_to_json(net.bias_init),
         "seed": net.seed if isinstance(net.seed, (int, np.integer)) else None,
         "rng_state": _rng_state(net),
-        "needs_data_init": bool(getattr(net, "_needs_data_init", False)),
+        "needs_data_init": bool(net.needs_data_init),
     }
     if isinstance(net, Neuro):
         arch["neuro"] = {"learning_rate": net.learning_rate, "quiet": net.quiet}
@@ -483,7 +483,7 @@ def _build(path, arch: dict):
             net.rng.bit_generator.state = state
         except (TypeError, ValueError, KeyError):
             _fail(path, "its generator state (rng_state) is damaged.")
-    net._needs_data_init = bool(arch.get("needs_data_init", False))
+    net.needs_data_init = bool(arch.get("needs_data_init", False))
     return net
 
 

@@ -447,9 +447,9 @@ class Network:
 
     # --- forward and backward: the one maths core ----------------------------------------------
     #
-    # _propagate is the only forward and backward pass in glassnet.  The training step
-    # (compute_gradients, train_step), backward, trace and forward all run it; the doctor
-    # reads every layer through trace.  A compiled backend plugs in at compute_gradients.
+    # compute_gradients is the only forward and backward pass in glassnet.  The training
+    # step (train_step), backward, trace and forward all run it; the doctor reads every
+    # layer through trace.  A compiled backend replaces this one method.
 
     def trace(self, X, y=None, sample_weight=None) -> Trace:
         """Every layer's values on a batch; with targets ``y``, the backward pass as well.
@@ -470,16 +470,26 @@ class Network:
             x, Y, sw = self.check_inputs(X), None, None
         else:
             x, Y, sw = self.check_data(X, y, sample_weight)
-        ws = _Workspace(x.shape[0], self.layer_sizes, self.dtype, backward=Y is not None)
+        twin = self._scratch_twin(x.shape[0], backward=Y is not None)
+        ws = twin._workspaces[x.shape[0]]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            twin.compute_gradients(x, None)                 # the forward pass
             if Y is None:
-                self._propagate(x, None, None, 1.0, ws, None, None)
                 return Trace(x, ws.z, ws.a)
-            grads = np.zeros_like(self.params)
-            grad_w, grad_b = _views(grads, self.layout)
-            post = list(ws.a)
-            loss = self._propagate(x, Y, sw, 1.0, ws, grad_w, grad_b, keep=post)
-        return Trace(x, ws.z, post, ws.delta, list(grad_w), list(grad_b), loss)
+            post = [a.copy() for a in ws.a]                 # the backward pass reuses ws.a
+            loss = twin.compute_gradients(x, Y, sw)
+        return Trace(x, ws.z, post, ws.delta, list(twin._grad_w), list(twin._grad_b), loss)
+
+    def _scratch_twin(self, n: int, backward: bool) -> "Network":
+        """This network with buffers of its own: the same parameters (shared, read only),
+        fresh gradients and a workspace for ``n`` rows, so that a pass on it leaves this
+        network's ``grads`` and training buffers alone."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.grads = np.zeros_like(self.params)
+        twin._grad_w, twin._grad_b = _views(twin.grads, self.layout)
+        twin._workspaces = {n: _Workspace(n, self.layer_sizes, self.dtype, backward)}
+        return twin
 
     def forward(self, X) -> Array:
         """The network's output for ``X`` (batch, n_features) -> (batch, n_outputs)."""
@@ -539,33 +549,26 @@ class Network:
             ws = self._workspaces[n] = _Workspace(n, self.layer_sizes, self.dtype)
         return ws
 
-    def compute_gradients(self, x: Array, y: Array, sw: Array | None = None,
-                          factor: float = 1.0) -> float:
+    def compute_gradients(self, x: Array, y: Array | None, sw: Array | None = None,
+                          factor: float = 1.0) -> float | None:
         """Forward and backward on one batch, gradients into ``self.grads``; returns the loss.
 
-        The seam of the training step: fit, partial_fit, the doctor's probe and
-        :meth:`backward` all reach the maths through here, so a compiled backend replaces
-        this one method.  ``x`` (batch, n_in) and ``y`` (batch, n_out) must already be
-        validated arrays of the network's dtype (:meth:`check_data`); ``sw`` is (batch,)
-        sample weights or None.  Nothing parameter-sized is allocated.  ``factor``
-        multiplies the gradients (not the loss): plain SGD passes -learning_rate, and the
-        gradients come out as the step (see ``Optimizer.linear``).
-        """
-        n = x.shape[0]
-        ws = self._workspaces.get(n) or self._workspace(n)
-        return self._propagate(x, y, sw, factor, ws, self._grad_w, self._grad_b)
-
-    def _propagate(self, x, y, sw, factor, ws, gW, gB, keep=None):
-        """The forward pass into ``ws``; with targets ``y``, the backward pass into ``gW``,
-        ``gB`` and ``ws.delta``, returning the loss.
-
-        ``keep``, a list, receives each hidden layer's activation before the backward pass
-        reuses its buffer (``grad_inplace`` may overwrite it): what :meth:`trace` returns.
+        The seam of the training step: fit, partial_fit, the doctor's probe, :meth:`trace`
+        and :meth:`backward` all reach the maths through here, so a compiled backend
+        replaces this one method.  ``x`` (batch, n_in) and ``y`` (batch, n_out) must
+        already be validated arrays of the network's dtype (:meth:`check_data`); ``sw`` is
+        (batch,) sample weights or None.  With ``y`` None only the forward pass runs (every
+        layer's z and a into the workspace; :meth:`trace` reads them) and None is returned.
+        Nothing parameter-sized is allocated.  ``factor`` multiplies the gradients (not the
+        loss): plain SGD passes -learning_rate, and the gradients come out as the step (see
+        ``Optimizer.linear``).
         """
         # np.dot rather than np.matmul: the same BLAS calls with less dispatch overhead,
         # which is most of the cost of a step on small layers
-        W, B, acts = self._weights, self._biases, self.activations
-        zs, As = ws.z, ws.a
+        n = x.shape[0]
+        ws = self._workspaces.get(n) or self._workspace(n)
+        W, B, acts, gW, gB = self._weights, self._biases, self.activations, self._grad_w, self._grad_b
+        zs, As, deltas = ws.z, ws.a, ws.delta
         last = len(W) - 1
         a = x
         for l in range(last):
@@ -577,7 +580,6 @@ class Network:
         if y is None:
             acts[last].apply(z, As[last])
             return None
-        deltas = ws.delta
         delta = deltas[last]
         loss = self._output_delta(z, As[last], y, sw, delta, ws, factor)
         for l in range(last, -1, -1):
@@ -587,8 +589,6 @@ class Network:
             if l:
                 prev = deltas[l - 1]
                 np.dot(delta, W[l].T, out=prev)              # (batch, fan_in)
-                if keep is not None:
-                    keep[l - 1] = As[l - 1].copy()
                 prev *= acts[l - 1].grad_inplace(zs[l - 1], As[l - 1])
                 delta = prev
         return loss

@@ -307,6 +307,7 @@ class _Run:
     explain_divergence: Any
     position: Position = field(default_factory=Position)
     snapshot: Any = None         # the weights at the start of the epoch (finite ones)
+    bounds: list = field(default_factory=list)    # (start, stop) rows of each batch
 
 
 def _prepare(net, X, y, s: FitSettings) -> _Run:
@@ -395,6 +396,8 @@ def _prepare(net, X, y, s: FitSettings) -> _Run:
     ctx.validation = validation
     run.batches = _Batches(X, Y, sw, rows, shuffle, batch_size)
     ctx.n_batches = -(-run.batches.m // batch_size)
+    run.bounds = [(start, min(start + batch_size, run.batches.m))
+                  for start in range(0, run.batches.m, batch_size)]
     run.progress = _progress.make(verbose, epochs, ctx.n_batches)
     if run.progress is not None:
         run.callbacks = run.callbacks + [run.progress]
@@ -595,14 +598,12 @@ def _run_batches(net, run: _Run, hooks: _Hooks) -> bool:
     index = batches.arrange(pos.order)
     train_step, opt, alpha = net.train_step, run.opt, run.alpha
     batch_begin, batch_end = hooks.batch_begin, hooks.batch_end
-    n_batches, size = ctx.n_batches, run.batch_size
-    n = batches.m
+    n_batches, bounds = ctx.n_batches, run.bounds
     state, step, total, batch = run.state, pos.step, pos.total, pos.batch
     finished = True
     try:
         for batch in range(pos.batch, n_batches):
-            start = batch * size
-            stop = min(start + size, n)
+            start, stop = bounds[batch]
             if batch_begin:
                 ctx.batch, ctx.step = batch, step
                 for hook in batch_begin:
