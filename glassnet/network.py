@@ -675,7 +675,7 @@ class Network:
         # network (docs/architecture.md), so they are imported when fit is called.
         from . import training
         from .doctor import explain_divergence
-        return training.train(self, X, y, training.settings(
+        return training.train(self, X, y, training.make_settings(
             "fit", **settings, explain_divergence=explain_divergence))
 
     def partial_fit(self, X, y, **settings):

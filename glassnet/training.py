@@ -2,10 +2,18 @@
 
 ``fit(net, X, y, ...)`` trains for ``epochs`` passes over the data in mini-batches drawn in
 an order from the network's generator (the same seed gives the same run, bit for bit).
-Each step is ``loss = forward/backward(batch)``, ``state = optimizer.update(grads, ...)``,
-``params += grads``.  After each epoch the loop records the mean batch loss (as
-MLPClassifier's ``loss_curve_``), any metrics on the training and validation data and the
-learning rate in a :class:`History`, then lets the callbacks look (and stop).
+Each step is ``net.train_step``: ``loss = forward/backward(batch)``, ``state =
+optimizer.update(grads, ...)``, ``params += grads``.  After each epoch the loop records the
+mean batch loss (as MLPClassifier's ``loss_curve_``), any metrics on the training and
+validation data and the learning rate in a :class:`History`, then lets the callbacks look
+(and stop).
+
+Every setting of a run is a field of the frozen :class:`FitSettings`, whose defaults
+(:data:`DEFAULTS`) ``fit``, ``partial_fit``, the estimators and the command line share;
+:func:`train` runs one.  The loop is a few named steps, in the order they run:
+``_prepare`` (every check, before any weight moves), ``_run_epoch`` = ``_run_batches`` +
+``_end_epoch``, and ``_end_run``; a :class:`Position` says where the run stands, and
+``_write_checkpoint`` is the one place that saves it.
 
 What can go wrong is handled here, so the user's work is never lost:
 
@@ -123,7 +131,7 @@ FIT_ARGUMENTS = tuple(f.name for f in fields(FitSettings)
                       if f.name not in ("continue_optimizer", "explain_divergence"))
 
 
-def settings(caller: str = "fit", base: FitSettings = DEFAULTS, **changes) -> FitSettings:
+def make_settings(caller: str = "fit", base: FitSettings = DEFAULTS, **changes) -> FitSettings:
     """``base`` with ``changes``; an unknown name is a TypeError naming ``caller``, as for a
     function's keyword argument."""
     known = {f.name for f in fields(FitSettings)}
@@ -213,7 +221,7 @@ def partial_fit_settings(net, *, optimizer=None, learning_rate=None,
                          base: FitSettings = DEFAULTS, **changes) -> FitSettings:
     """The settings of one ``partial_fit`` pass: one epoch, no held-out split, no early
     stopping, no checkpoint, and the network's kept optimizer continued (see
-    :func:`partial_fit`); ``changes`` as :func:`settings` takes them."""
+    :func:`partial_fit`); ``changes`` as :func:`make_settings` takes them."""
     kept = net.training_state
     kept = kept.optimizer if kept is not None else None
     if optimizer is None and kept is not None:
@@ -224,7 +232,7 @@ def partial_fit_settings(net, *, optimizer=None, learning_rate=None,
         optimizer = kept
     elif optimizer is None:
         optimizer = "sgd"
-    return settings("partial_fit", base, **changes, optimizer=optimizer,
+    return make_settings("partial_fit", base, **changes, optimizer=optimizer,
                     learning_rate=learning_rate, epochs=1, validation_split=0.0,
                     early_stopping=False, checkpoint=None, resume=False,
                     continue_optimizer=True)

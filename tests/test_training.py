@@ -3,6 +3,7 @@ callbacks, partial_fit, Ctrl-C, divergence, progress output, float32, sample wei
 from __future__ import annotations
 
 import doctest
+import inspect
 import io
 import os
 import signal
@@ -496,9 +497,9 @@ def test_classifier_metric_on_a_regressor_is_refused(iris):
         gn.Network([4, 3, 1], loss="squared_error").fit(X, X[:, 0], metrics=["accuracy"])
 
 
-@pytest.mark.parametrize("module", ["activations", "losses", "initializers", "network", "neuro",
-                                    "training", "optimizers", "schedules", "metrics",
-                                    "callbacks", "sklearn"])
+@pytest.mark.parametrize("module", ["_registry", "activations", "losses", "initializers",
+                                    "network", "neuro", "training", "optimizers", "schedules",
+                                    "metrics", "callbacks", "sklearn"])
 def test_docstring_examples(module):
     """Every example in the docstrings runs as written, without a warning."""
     import importlib
@@ -506,3 +507,53 @@ def test_docstring_examples(module):
         warnings.simplefilter("error")
         result = doctest.testmod(importlib.import_module(f"glassnet.{module}"))
     assert result.failed == 0 and result.attempted > 0
+
+
+# --- the settings and the divergence hook -------------------------------------------------------
+
+def test_fit_settings_are_shared_and_frozen():
+    import dataclasses
+    from glassnet import training
+    defaults = training.DEFAULTS
+    fit_params = inspect.signature(training.fit).parameters
+    assert [p for p in fit_params if p not in ("net", "X", "y")] == list(training.FIT_ARGUMENTS)
+    for name in training.FIT_ARGUMENTS:           # fit's defaults are the dataclass's
+        assert fit_params[name].default is getattr(defaults, name), name
+    for name, p in inspect.signature(training.partial_fit).parameters.items():
+        if name not in ("net", "X", "y", "optimizer"):
+            assert p.default is getattr(defaults, name), name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        defaults.epochs = 3
+    with pytest.raises(TypeError, match=r"fit\(\) got an unexpected keyword argument 'epoch'"):
+        gn.Network([4, 3], seed=0).fit(np.zeros((4, 4)), [0, 1, 2, 0], epoch=3)
+
+
+def test_the_divergence_explainer_is_a_hook_the_caller_gives():
+    from dataclasses import replace
+    from glassnet import training
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = X @ np.array([1.0, 2.0, 3.0])
+    seen = []
+
+    def explain(net, Xs, Ys, optimizer, batch_size):
+        seen.append((Xs.shape, Ys.shape, optimizer.name, batch_size))
+        return "my diagnosis", "my explanation"
+
+    settings = replace(training.DEFAULTS, epochs=50, learning_rate=5.0, batch_size=10)
+    net = gn.Network([3, 8, 1], activation="tanh", loss="squared_error", seed=0)
+    with pytest.raises(gn.DivergenceError) as info:
+        training.train(net, X, y, replace(settings, explain_divergence=explain))
+    assert seen == [((100, 3), (100, 1), "sgd", 10)]
+    assert info.value.diagnosis == "my diagnosis" and str(info.value).endswith("my explanation")
+    # without a hook the loop explains alone; Network.fit gives it the doctor's
+    net = gn.Network([3, 8, 1], activation="tanh", loss="squared_error", seed=0)
+    with pytest.raises(gn.DivergenceError) as bare:
+        training.train(net, X, y, settings)
+    assert bare.value.diagnosis is None and "glassnet.doctor" not in str(bare.value)
+    net = gn.Network([3, 8, 1], activation="tanh", loss="squared_error", seed=0)
+    with pytest.raises(gn.DivergenceError) as full:
+        net.fit(X, y, epochs=50, learning_rate=5.0, batch_size=10)
+    assert isinstance(full.value.diagnosis, gn.doctor.Report)
+    assert str(full.value).startswith(str(bare.value))
+    assert "glassnet.doctor: divergence" in str(full.value)
