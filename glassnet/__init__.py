@@ -3,6 +3,7 @@ from . import activations, callbacks, initializers, losses, metrics, optimizers,
 from . import doctor
 from ._validation import GlassnetError
 from .convert import from_npz, from_sklearn, from_torch
+from .export import to_onnx, to_sklearn, to_torch
 from .initializers import SymmetryWarning
 from .io import load
 from .network import Network
@@ -14,4 +15,4 @@ __version__ = "0.1.0"
 __all__ = ["Network", "Neuro", "History", "GlassnetError", "DivergenceError", "SymmetryWarning",
            "fit", "partial_fit", "load", "activations", "callbacks", "initializers", "losses",
            "metrics", "optimizers", "schedules", "doctor", "from_sklearn", "from_torch",
-           "from_npz", "__version__"]
+           "from_npz", "to_onnx", "to_torch", "to_sklearn", "__version__"]
