@@ -577,11 +577,11 @@ def to_sklearn(model):
     else:
         mlp = MLPClassifier(**params)
         lb = LabelBinarizer()
-        if exp.multilabel:
+        if out == "sigmoid" and n_out > 1:   # one independent probability per label
             lb.fit(np.eye(n_out, dtype=np.int64))
         else:
             lb.fit(np.asarray(exp.classes if exp.classes is not None
-                              else np.arange(net.n_classes)))
+                              else np.arange(max(2, n_out))))
         mlp._label_binarizer = lb
         mlp.classes_ = lb.classes_
         mlp.out_activation_ = "softmax" if out == "softmax" else "logistic"
