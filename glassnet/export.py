@@ -33,7 +33,7 @@ import numpy as np
 
 from ._validation import GlassnetError
 
-__all__ = ["to_onnx", "to_torch", "to_sklearn", "DEFAULT_OPSET", "MIN_OPSET"]
+__all__ = ["to_onnx", "build_onnx", "to_torch", "to_sklearn", "DEFAULT_OPSET", "MIN_OPSET"]
 
 #: the opset written when ``opset=None``: old enough for every onnxruntime since 1.13
 DEFAULT_OPSET = 17

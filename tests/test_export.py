@@ -521,7 +521,11 @@ def test_cli_export_bad_input(trained, tmp_path, capsys):
                     "hidden layer 1", "'gelu'")
     _one_line_error(capsys, main("export", model, "-o", tmp_path / "no" / "such" / "m.onnx"),
                     "does not exist")
-    if os.geteuid() != 0:   # root writes anywhere
+    _one_line_error(capsys, main("export", model, "-o", tmp_path), "it is a folder")
+    if sys.platform.startswith("linux"):   # nobody creates files in /proc, root included
+        _one_line_error(capsys, main("export", model, "-o", "/proc/glassnet-test.onnx"),
+                        "Cannot write '/proc/glassnet-test.onnx'")
+    if os.geteuid() != 0:   # a read-only folder stops everyone but root
         locked = tmp_path / "locked"
         locked.mkdir()
         locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
@@ -544,3 +548,23 @@ def test_cli_bad_format_in_a_real_process(trained):
     assert done.stderr.strip().splitlines() == [
         "glassnet export: error: --to 'tflite' is not a format glassnet exports; choose one of "
         "onnx, torch, sklearn."]
+
+
+def test_core_imports_no_exporter_package_and_a_missing_one_is_named(monkeypatch):
+    code = ("import sys, glassnet; net = glassnet.Network([2, 3, 2], seed=0); "
+            "print(sorted(m for m in ('onnx', 'onnxruntime', 'torch', 'sklearn') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    net = glassnet.Network([2, 3, 2], seed=0)
+    for module, call, extra in (("onnx", lambda: to_onnx(net, "never.onnx"), "onnx"),
+                                ("torch", lambda: to_torch(net), "torch"),
+                                ("sklearn", lambda: to_sklearn(net), "sklearn")):
+        monkeypatch.setitem(sys.modules, module, None)   # import now raises ImportError
+        with pytest.raises(GlassnetError, match=rf"needs {module}, which is not installed: "
+                                                rf"pip install 'glassnet\[{extra}\]'"):
+            call()
+        monkeypatch.undo()
+    assert not Path("never.onnx").exists()
