@@ -157,6 +157,7 @@ class _Graph:
         self.nodes: list = []
         self.initializers: list = []
         self._count: dict = {}
+        self._scalars: dict = {}
 
     def name(self, hint: str) -> str:
         n = self._count.get(hint, 0)
@@ -166,8 +167,13 @@ class _Graph:
     def const(self, value, hint: str = "c", dtype=None) -> str:
         """An initializer; scalars in the graph's dtype unless ``dtype`` says otherwise."""
         arr = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
+        key = (hint, arr.dtype.str, arr.item()) if arr.ndim == 0 else None
+        if key in self._scalars:   # one initializer per scalar, however often it is used
+            return self._scalars[key]
         name = self.name(hint)
         self.initializers.append(self.numpy_helper.from_array(arr, name))
+        if key is not None:
+            self._scalars[key] = name
         return name
 
     def op(self, op_type: str, *inputs: str, hint: str | None = None, **attrs) -> str:
@@ -326,9 +332,8 @@ def build_onnx(model, *, opset=None):
                 label_type = helper.np_dtype_to_tensor_dtype(table.dtype) \
                     if table.dtype != object else TensorProto.STRING
             outputs.append(helper.make_tensor_value_info(label, label_type, [batch]))
-        outputs.append(helper.make_tensor_value_info(proba, g.elem, [batch, net.n_classes
-                                                                    if not exp.multilabel
-                                                                    else n_out]))
+        n_proba = n_out if exp.multilabel else net.n_classes
+        outputs.append(helper.make_tensor_value_info(proba, g.elem, [batch, n_proba]))
     else:
         y = a
         if exp.target_std is not None:
