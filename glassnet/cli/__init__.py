@@ -19,6 +19,7 @@ COMMANDS = {
     "predict": "predict",
     "info": "info",
     "doctor": "doctor",
+    "export": "export",
 }
 
 
