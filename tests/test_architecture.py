@@ -35,7 +35,8 @@ LAYERS = [
     ("maths", {"activations", "losses", "initializers", "schedules", "optimizers", "metrics"}),
     ("network", {"network"}),
     ("training loop, doctor, files", {"callbacks", "progress", "history", "training", "neuro",
-                                      "checkpoint", "io", "data", "convert", "doctor"}),
+                                      "checkpoint", "io", "data", "convert", "export",
+                                      "doctor"}),
     ("edges", {"sklearn", "cli", "study", "report", "plots", "playground", "__init__",
                "__main__"}),
 ]
