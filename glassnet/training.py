@@ -54,6 +54,7 @@ from . import progress as _progress
 from ._validation import GlassnetError, check_bool, check_float, check_int
 from .callbacks import Callback, EarlyStopping, TrainingContext, overrides
 from .history import DivergenceError, History, _rebuild_divergence  # noqa: F401 (re-exported)
+from .network import Network
 
 
 class TrainingState:
@@ -197,7 +198,9 @@ def fit(net, X, y, *, epochs: int = _D.epochs, batch_size: int = _D.batch_size,
         When the loss or the weights become non-finite (the network keeps finite weights).
     """
     given = {name: value for name, value in locals().items() if name in FIT_ARGUMENTS}
-    return train(net, X, y, replace(DEFAULTS, **given))
+    # Network.fit: the same run, with the doctor explaining a divergence (the hook the
+    # network supplies; this module never imports the doctor)
+    return Network.fit(net, X, y, **given)
 
 
 def partial_fit(net, X, y, *, batch_size: int = _D.batch_size, optimizer=None,
@@ -214,7 +217,7 @@ def partial_fit(net, X, y, *, batch_size: int = _D.batch_size, optimizer=None,
     continues fit's optimizer.  Returns a one-epoch History.
     """
     given = {name: value for name, value in locals().items() if name in FIT_ARGUMENTS}
-    return train(net, X, y, partial_fit_settings(net, **given))
+    return Network.partial_fit(net, X, y, **given)      # as fit: with the doctor's hook
 
 
 def partial_fit_settings(net, *, optimizer=None, learning_rate=None,

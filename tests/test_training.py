@@ -557,3 +557,7 @@ def test_the_divergence_explainer_is_a_hook_the_caller_gives():
     assert isinstance(full.value.diagnosis, gn.doctor.Report)
     assert str(full.value).startswith(str(bare.value))
     assert "glassnet.doctor: divergence" in str(full.value)
+    net = gn.Network([3, 8, 1], activation="tanh", loss="squared_error", seed=0)
+    with pytest.raises(gn.DivergenceError) as function:      # glassnet.fit is net.fit
+        gn.fit(net, X, y, epochs=50, learning_rate=5.0, batch_size=10)
+    assert str(function.value) == str(full.value)
