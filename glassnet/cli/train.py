@@ -232,6 +232,12 @@ def run(args) -> int:
             "optimizer": args.optimizer, "learning_rate": lr, "seed": args.seed,
             "seconds": round(fit_seconds, 3), "final_loss": history["loss"][-1] if len(history) else None,
             "metrics": metrics,
+            # the per-epoch curves, for `glassnet doctor` (overfitting); kept_epoch: the
+            # 0-based epoch whose weights were saved, when early stopping restored the best
+            "history": {key: list(history.history[key]) for key in ("loss", "val_loss")
+                        if key in history.history} | {
+                "kept_epoch": (history.epochs.index(history.best_epoch)
+                               if history.best_epoch in history.epochs else None)},
         },
     }
     save(net, out)

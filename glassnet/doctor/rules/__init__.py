@@ -54,7 +54,7 @@ def _during_run(consequence: Finding, root: Finding) -> bool:
 
 
 def _from_inputs(consequence: Finding, root: Finding) -> bool:
-    return consequence.evidence.get("cause") in ("inputs", "run")
+    return consequence.evidence.get("cause") == "inputs"
 
 
 def _tiny_gradient(consequence: Finding, root: Finding) -> bool:
@@ -75,12 +75,12 @@ CAUSES = {
         (code, _during_run) for code, _ in _DATA_ROOTS),
     "learning_rate_too_high": (("exploding_signal", _always),) + _DATA_ROOTS,
     "initial_loss_off": (("exploding_signal", _always),) + _DATA_ROOTS,
-    "dead_units": (("exploding_signal", _during_run),) + tuple(
+    "dead_units": (("unscaled_inputs", _from_inputs), ("exploding_signal", _during_run)) + tuple(
         (code, _during_run) for code, _ in _DATA_ROOTS) + (
         ("learning_rate_too_high", _during_run),),
-    "saturated_units": (("unscaled_inputs", _from_inputs), ("exploding_signal", _same_layers),
-                        ("labels_as_targets", _during_run), ("unscaled_targets", _during_run),
-                        ("learning_rate_too_high", _during_run)),
+    "saturated_units": (("unscaled_inputs", _from_inputs), ("exploding_signal", _same_layers))
+    + tuple((code, _during_run) for code, _ in _DATA_ROOTS)
+    + (("learning_rate_too_high", _during_run),),
     "no_update": (("vanishing_signal", _tiny_gradient),),
     "vanishing_signal": (("symmetric_units", _same_layers),),
     "exploding_signal": (("symmetric_units", _same_layers),),

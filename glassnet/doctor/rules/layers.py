@@ -230,8 +230,9 @@ def dead_units(rec: Recording, found: tuple, blocked: dict, origin: str) -> list
         f"layer {s.layer}: {s.inactive_units} of {s.units} {s.activation} units "
         f"({s.dead_units} output 0 for every sample; the layer is active on "
         f"{100 * s.active_rate:.2g}% of sample-unit pairs)" for s in group)
+    why = "run"
     if origin == "start":
-        cause, fix = _dead_cause(rec, group)
+        cause, fix, why = _dead_cause(rec, group)
         brief = f"{layer_words(layers)}: units dead from the start"
     else:
         cause = (f"They were alive at the start and died during the run: steps with "
@@ -251,7 +252,7 @@ def dead_units(rec: Recording, found: tuple, blocked: dict, origin: str) -> list
          "bias_mean": [s.bias_mean for s in group],
          "pre_mean": [s.pre_mean for s in group],
          "pre_std": [s.pre_std for s in group],
-         "blocked_layers": below, "when": origin},
+         "blocked_layers": below, "when": origin, "cause": why},
         brief=brief, explains=(layers if severity == "error" else []) + below)]
 
 
@@ -262,12 +263,14 @@ def _dead_cause(rec: Recording, group) -> tuple:
                 f"spread of the weighted inputs (std {g(s.pre_std)}), so z = a @ W + b is "
                 "negative for almost every input, where relu outputs 0 and has slope 0.",
                 "Start the biases at 0 or a small positive value (bias_init='zeros', or "
-                "('constant', {'value': 0.01})); leaky_relu or elu keep a slope below zero.")
+                "('constant', {'value': 0.01})); leaky_relu or elu keep a slope below zero.",
+                "biases")
     return (f"Their pre-activations are negative for almost every input (mean z "
             f"{g(s.pre_mean)}, std {g(s.pre_std)} in layer {s.layer}), where relu outputs 0 "
             "and has slope 0.",
             f"Re-initialize with init='{suggested_init(s.activation)}' and zero biases, scale "
-            "the inputs; leaky_relu or elu keep a slope below zero.")
+            "the inputs; leaky_relu or elu keep a slope below zero.",
+            "inputs" if s.layer == 1 and unscaled_columns(rec) else "weights")
 
 
 # --- symmetric units --------------------------------------------------------------------------
