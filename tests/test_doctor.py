@@ -215,9 +215,10 @@ def test_relu_layer_with_biases_minus_5_has_dead_units(digits):
         assert finding.evidence["bias_mean"] == [-5.0]
         assert finding.evidence["inactive_fraction"][0] >= 0.9
         assert "biases" in finding.message and "bias_init" in finding.fix
-    # with inputs in [0, 1] no unit ever fires: layer 2 above it gets only zeros
+    # with inputs in [0, 1] no unit ever fires: layer 2 above it gets only zeros, and so
+    # does the output layer (layer 2's relu(0) = 0): both are frozen, both are named
     assert finding.evidence["dead_units"] == [32]
-    assert finding.evidence["blocked_layers"] == [2]
+    assert finding.evidence["blocked_layers"] == [2, 3]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -37,29 +37,43 @@ def stuck_layers(rec: Recording) -> list:
 
 def _silent_origin(S: list, l: int):
     """Why layer ``l`` (0-based) outputs only zeros: (kind, 0-based layer) with kind
-    "zero_weights", "dead" or "unknown"; follows zero inputs down to where they start."""
+    "zero_weights", "dead", "zero_data" or "unknown"; follows zero inputs down to where
+    they start."""
     while True:
         s = S[l]
         if s.weight_zero:
             return "zero_weights", l
-        if s.gate_closed or s.inactive_units == s.units:
-            return "dead", l
-        if s.input_zero and l > 0:
+        if s.input_zero:
+            if l == 0:
+                return "zero_data", None
             l -= 1
             continue
-        return ("zero_data" if s.input_zero else "unknown"), l
+        if s.gate_closed or s.inactive_units == s.units:
+            return "dead", l
+        return "unknown", l
 
 
 def why_stuck(S: list, l: int):
     """Why layer ``l`` (0-based) gets no weight gradient: (how, origin kind, origin layer).
 
-    how is "no_error" (no error reaches it from above), "zero_input" (its input is all
-    zeros), "tiny" (its gradient is not zero, only too small to move the weights) or
-    "unknown"; the origin is the layer whose zero weights or dead units cause it.
+    how is "no_error" (no error reaches it: all-zero weights right above it or its own
+    closed gates, or further up), "zero_input" (its input is all zeros), "tiny" (its
+    gradient is not zero, only too small to move the weights) or "unknown"; the origin is
+    the layer whose zero weights or dead units cause it.
     """
     L = len(S)
-    if not S[l].grad_zero:
+    s = S[l]
+    if not s.grad_zero:
         return "tiny", "tiny", l
+    if s.delta_zero and l < L - 1 and S[l + 1].weight_zero:
+        return "no_error", "zero_weights", l + 1
+    if s.delta_zero and s.gate_closed and s.weight_zero:
+        return "no_error", "zero_weights", l
+    if s.input_zero:
+        if l == 0:
+            return "zero_input", "zero_data", None
+        kind, origin = _silent_origin(S, l - 1)
+        return "zero_input", kind, origin
     m = l
     while m < L - 1 and S[m].delta_zero:
         if S[m + 1].weight_zero:
@@ -68,13 +82,13 @@ def why_stuck(S: list, l: int):
             m += 1
             continue
         if S[m].gate_closed:
-            return "no_error", ("zero_weights" if S[m].weight_zero else "dead"), m
+            if S[m].weight_zero:
+                return "no_error", "zero_weights", m
+            if S[m].input_zero and m > 0:
+                kind, origin = _silent_origin(S, m - 1)
+                return "no_error", kind, origin
+            return "no_error", "dead", m
         break
-    if S[l].input_zero:
-        if l == 0:
-            return "zero_input", "zero_data", None
-        kind, origin = _silent_origin(S, l - 1)
-        return "zero_input", kind, origin
     return "unknown", "unknown", l
 
 
@@ -84,6 +98,9 @@ def _reason_words(S: list, l: int, how: str, origin: int) -> str:
     if how == "no_error" and origin == l:
         return (f"{name} has all-zero weights itself, so its {S[l].activation} units sit at "
                 f"z = 0 where the slope is 0: no error passes them")
+    if how == "no_error" and origin < l:
+        return (f"no error reaches {name} from above: the layers above it are silent, their "
+                f"input being zero because layer {origin + 1}'s weights are all zero")
     if how == "no_error":
         return (f"no error reaches {name} from above: layer {origin + 1}'s weights are all "
                 "zero, so every error back-propagated through them is multiplied by zero")
@@ -179,7 +196,7 @@ def _zero_weights_finding(rec: Recording, members: list) -> Finding:
         parts.append("relu's slope at z = 0 is 0 as well, but the units are not dying: the "
                      "cause is the zero weights, and random weights fix both.")
     if output_frozen:
-        how, _, origin = next(m for m in members if m[0] == L - 1)
+        _, how, origin = next(m for m in members if m[0] == L - 1)
         if how == "zero_input" and origin is not None:
             parts.append(
                 f"The output layer (layer {L}) cannot move its weights either: "
