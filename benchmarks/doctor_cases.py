@@ -488,7 +488,11 @@ class _AutoTrainerProbe(Callback):
         net = ctx.net
         X, y, Xv, yv = self.data
         for prefix, (A, b) in (("", (X, y)), ("val_", (Xv, yv))):
-            self.history[prefix + "loss"].append(float(net.loss_value(A, b)))
+            try:
+                loss = float(net.loss_value(A, b))
+            except glassnet.GlassnetError:          # the loss overflows: NaN, as Keras has it
+                loss = math.nan
+            self.history[prefix + "loss"].append(loss)
             self.history[prefix + "acc"].append(_accuracy(net, A, b))
         try:
             grads = net.backward(*self.batch)
