@@ -275,9 +275,11 @@ def test_glassnet_doctor_sees_overfitting_in_a_model_from_glassnet_train(noisy_d
     frame["digit"] = y
     frame.to_csv(tmp_path / "noisy.csv", index=False)
     model = tmp_path / "m.glassnet"
-    assert main(["train", str(tmp_path / "noisy.csv"), "--target", "digit", "--layers",
-                 "128", "--epochs", "30", "--learning-rate", "0.01", "-q", "-o",
-                 str(model)]) == 0
+    args = ["train", str(tmp_path / "noisy.csv"), "--target", "digit", "--layers", "128",
+            "--epochs", "30", "--learning-rate", "0.01", "-q", "-o", str(model)]
+    if "--no-early-stopping" in _train_options():
+        args.append("--no-early-stopping")    # every epoch's weights, the last one kept
+    assert main(args) == 0
     stored = glassnet.load(model).metadata["training"]["history"]
     assert len(stored["loss"]) == len(stored["val_loss"]) == 30
     capsys.readouterr()
@@ -287,6 +289,15 @@ def test_glassnet_doctor_sees_overfitting_in_a_model_from_glassnet_train(noisy_d
     (finding,) = [f for f in report["findings"] if f["code"] == "overfitting"]
     assert finding["evidence"]["best_epoch"] == int(np.argmin(stored["val_loss"])) + 1
     assert finding["evidence"]["epochs"] == 30
+
+
+def _train_options() -> set:
+    import argparse
+
+    from glassnet.cli import train
+    parser = argparse.ArgumentParser()
+    train.configure(parser)
+    return {opt for action in parser._actions for opt in action.option_strings}
 
 
 # --- the ranking itself -----------------------------------------------------------------------

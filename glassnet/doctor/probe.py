@@ -149,12 +149,15 @@ def epoch_history(source) -> dict | None:
     """Per-epoch ``{"loss", "val_loss", "kept_epoch"}`` from a ``History``, a dict, or a
     network whose metadata stores its training history; None when there is none."""
     from ..network import Network
+    kept = None
     if isinstance(source, Network):
         training = (source.metadata or {}).get("training")
-        source = training.get("history") if isinstance(training, dict) else None
+        training = training if isinstance(training, dict) else {}
+        source = training.get("history")
+        if isinstance(training.get("kept_epoch"), int):     # 1-based, beside the history
+            kept = training["kept_epoch"] - 1
     if source is None:
         return None
-    kept = None
     if hasattr(source, "history") and hasattr(source, "epochs"):       # a fit History
         kept = _kept_epoch(source)
         source = source.history

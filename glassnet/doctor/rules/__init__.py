@@ -118,6 +118,8 @@ def rank(findings: list) -> list:
         root = root_of[id(f)]
         if root is not f:
             out.append(replace(f, severity="info",
+                               message=f"A consequence of {root.code}, the cause to fix "
+                                       f"first: {f.message}",
                                evidence=dict(f.evidence, caused_by=root.code)))
             continue
         consequences = [c for c in findings if c is not f and root_of[id(c)] is f]
