@@ -17,6 +17,7 @@ COMMANDS = {
     "predict": "predict",
     "info": "info",
     "doctor": "doctor",
+    "playground": "playground",
 }
 
 
