@@ -352,5 +352,7 @@ def serve(port: int = 0, open_browser: bool = True, config: Config | None = None
         threading.Timer(0.5, webbrowser.open, args=(address,)).start()
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:      # uvicorn shut down first, then passes Ctrl-C on
+        pass
     finally:
         sock.close()

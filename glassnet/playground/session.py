@@ -153,7 +153,7 @@ class Session:
         cfg = self.config
         X, y = self.data.X_train, self.data.y_train
         done = 0
-        for _ in range(epochs or cfg.epochs_per_frame):
+        for _ in range(cfg.epochs_per_frame if epochs is None else epochs):
             if self.diverged:
                 break
             try:
