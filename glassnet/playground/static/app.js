@@ -9,7 +9,7 @@ const NS = "http://www.w3.org/2000/svg";
 const state = {
   session: null, config: null, query: "", options: null, setup: null, playing: false,
   frames: 0, epoch: 0, header: null, values: null, doctor: null, refusals: [],
-  history: null, connected: false, busy: false, version: 0,
+  history: null, connected: false, busy: false, version: 0, frameTimes: [], drawMs: [], socket: null,
 };
 window.playground = state;
 
@@ -47,6 +47,7 @@ state.send = send;
 function connect() {
   ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
   ws.binaryType = "arraybuffer";
+  state.socket = ws;
   ws.onopen = () => { state.connected = true; send({ type: "hello", query: location.hash.slice(1) }); };
   ws.onmessage = (ev) => {
     if (typeof ev.data === "string") onMessage(JSON.parse(ev.data)); else onFrame(ev.data);
@@ -338,10 +339,13 @@ function hideTip() { $("tip").hidden = true; tipText = null; }
 
 // --- frames ---
 function onFrame(buffer) {
+  const started = performance.now();
   const view = new DataView(buffer), n = view.getUint32(0, true);
   const h = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, n)));
   const values = new Float32Array(buffer, 4 + n);
   state.header = h; state.values = values; state.epoch = h.epoch; state.frames += 1;
+  state.frameTimes.push(performance.now());
+  if (state.frameTimes.length > 600) state.frameTimes.splice(0, 300);
   if (state.history) for (const k of Object.keys(h.history)) state.history[k].push(...h.history[k]);
   $("epoch").textContent = h.epoch.toLocaleString("en");
   $("test-loss").textContent = fmt(h.test_loss); $("train-loss").textContent = fmt(h.train_loss);
@@ -361,6 +365,8 @@ function onFrame(buffer) {
   if (h.diverged) notice(`Training stopped: ${h.diverged}`);
   setPlaying(h.playing);
   send({ type: "ack", frame: h.frame });
+  state.drawMs.push(performance.now() - started);
+  if (state.drawMs.length > 600) state.drawMs.splice(0, 300);
 }
 
 function drawWires(h) {
@@ -420,15 +426,20 @@ function drawCurve() {
   const hist = state.history;
   ctx.clearRect(0, 0, W, H);
   if (!hist || hist.epoch.length < 1) return;
-  const all = hist.train_loss.concat(hist.test_loss).filter((v) => v !== null);
-  const top = Math.max(...all, 1e-9), n = hist.epoch.length;
+  let top = 1e-9;
+  for (const v of hist.train_loss) if (v !== null && v > top) top = v;
+  for (const v of hist.test_loss) if (v !== null && v > top) top = v;
+  const n = hist.epoch.length;
+  const every = Math.max(1, Math.floor(n / W));      // at most one point per pixel
   const line = (ys, style, width) => {
     ctx.beginPath(); ctx.strokeStyle = style; ctx.lineWidth = width;
-    ys.forEach((v, i) => {
+    for (let i = 0; i < n; i += (i + every < n || i === n - 1 ? every : n - 1 - i)) {
+      const v = ys[i];
       const x = n > 1 ? (i / (n - 1)) * (W - 2) + 1 : 1;
       const y = H - 2 - ((v === null ? top : v) / top) * (H - 12);
       i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
-    });
+      if (i === n - 1) break;
+    }
     ctx.stroke();
   };
   line(hist.train_loss, "#aaa", 1.5);
