@@ -198,6 +198,7 @@ def test_screenshot_for_the_docs(browser, server, tmp_path):
     pixels = hidden_pixels(page)
     assert all(p == pixels[0] for p in pixels[:4])               # identical heatmaps
     shot = tmp_path / "playground.png"
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 690})
     page.screenshot(path=shot, full_page=False)
     assert shot.stat().st_size > 20_000
     if DOCS_SHOT:
