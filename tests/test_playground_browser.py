@@ -131,6 +131,17 @@ def test_he_init_learns_the_circle(browser, server, tmp_path):
     assert header["test_accuracy"] > 0.9
     pixels = hidden_pixels(page)
     assert len({bytes(p) for p in pixels}) == 8                 # eight different pictures
+    page.hover('.unit[data-column="1"][data-unit="0"]')         # hovering shows its numbers
+    tip = page.inner_text("#tip")
+    bias = page.evaluate("window.playground.header.biases[0][0]")
+    assert "layer 1 unit 1" in tip and f"bias {bias:.3f}" in tip
+    x, y = page.evaluate("""() => {      // a point 30% along the wire x1 -> layer 1 unit 2
+        const p = document.querySelectorAll('#wires path.wire')[1];
+        const q = p.getPointAtLength(0.3 * p.getTotalLength()).matrixTransform(p.getScreenCTM());
+        return [q.x, q.y]; }""")
+    page.mouse.move(x, y)
+    w = page.evaluate("window.playground.header.weights[0][0][1]")
+    assert page.inner_text("#tip") == f"weight from input x1 to layer 1 unit 2\n{w:.3f}"
     assert not page.errors
 
 

@@ -23,7 +23,8 @@ from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
 import glassnet  # noqa: E402
 from glassnet.playground import datasets  # noqa: E402
-from glassnet.playground.config import LIMITS, Config, from_query, validate  # noqa: E402
+from glassnet.playground.config import (ACTIVATIONS, INITS, LIMITS, Config,  # noqa: E402
+                                        from_query, validate)
 from glassnet.playground.server import MAX_MESSAGE, MAX_SESSIONS, make_app  # noqa: E402
 from glassnet.playground.session import Session, decode_frame  # noqa: E402
 
@@ -562,3 +563,50 @@ def test_a_taken_port_is_a_clear_error(tmp_path):
             free_socket(port)
     finally:
         sock.close()
+
+
+# --- driven by the registries: every init, every activation -----------------------------------
+
+@pytest.mark.parametrize("init", sorted(set(INITS)))
+def test_every_init_scheme_builds_trains_and_draws(init):
+    s = Session(Config(init=init, layers=(3, 2), points=100))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", glassnet.SymmetryWarning)
+        expected = glassnet.Network([2, 3, 2, 1], activation="tanh", seed=0,
+                                    init=None if init == "default" else init)
+    if init != "lsuv":                         # lsuv rescales on the data first
+        for w_page, w_own in zip(s.net.weights, expected.weights):
+            assert np.array_equal(w_page, w_own)
+    assert s.train(2) == 2
+    header, values = decode_frame(s.frame())
+    assert header["epoch"] == 2 and values.shape == (6 * 2500,)
+    assert np.all(np.isfinite(values))
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_every_hidden_activation_builds_trains_and_draws(activation):
+    s = Session(Config(activation=activation, layers=(3,), points=100))
+    assert [a.name for a in s.net.activations] == [activation, "sigmoid"]
+    s.train(2)
+    header, values = decode_frame(s.frame())
+    assert np.all(np.isfinite(values)) and header["train_loss"] is not None
+
+
+def test_dead_units_are_marked_as_the_doctor_counts_them():
+    s = Session(Config(activation="relu", init="he_normal", learning_rate=3.0))
+    s.train(30)
+    d = s.doctor()
+    dead = [f for f in d["findings"] if f["code"] == "dead_units"]
+    assert dead, [f["code"] for f in d["findings"]]
+    for mark in d["marks"]:
+        if mark["layer"] in dead[0]["layers"]:
+            # the marked units output 0 with slope 0 on every training row
+            trace = s.net.trace(s.data.X_train)
+            z = trace.pre[mark["layer"] - 1]
+            assert mark["dead"] and all(np.all(z[:, j] <= 0) for j in mark["dead"])
+            live = [j for j in range(z.shape[1]) if j not in mark["dead"]]
+            assert all(np.any(z[:, j] > 0) for j in live)
+        else:
+            assert mark["dead"] == []
+    labels = [a["set"] for f in dead for a in f["actions"]]
+    assert {"activation": "leaky_relu"} in labels
