@@ -420,14 +420,31 @@ def test_export_loads_and_predicts_as_the_page_drew(client, tmp_path):
         assert client.get(f"/model?session={setup['session']}").status_code == 403
 
 
-def test_the_python_shown_trains_the_same_network():
-    s = Session(Config(data="spiral", layers=(6, 3), optimizer="momentum", init="lsuv",
-                       activation="relu", l2=0.001, batch_size=16, seed=5))
+@pytest.mark.parametrize("cfg", [
+    Config(data="spiral", layers=(6, 3), optimizer="momentum", init="lsuv",
+           activation="relu", l2=0.001, batch_size=16, seed=5, features=("x1", "x2", "sinx1")),
+    Config(data="digits", layers=(5,), optimizer="adam", learning_rate=0.01, points=400),
+], ids=["spiral", "digits"])
+def test_the_python_shown_trains_the_same_network(cfg):
+    s = Session(cfg)
     s.train(4)
+    assert "range(4)" in s.python_code()
     scope = {}
     exec(compile(s.python_code(), "<playground code>", "exec"), scope)
     for w_page, w_code in zip(s.net.weights, scope["net"].weights):
         assert np.array_equal(w_page, w_code)                    # bit for bit
+
+
+def test_the_code_button_gets_the_code_for_the_epoch_reached(client):
+    with page(client) as ws:
+        p = Page(ws)
+        p.hello(seed=3)
+        for _ in range(3):
+            p.send(type="step")
+            p.until("frame")
+        p.send(type="code")
+        (msg, _), _ = p.until("code")
+        assert msg["epoch"] == 3 and "range(3)" in msg["text"] and "seed=3" in msg["text"]
 
 
 def test_two_pages_get_two_runs_and_a_full_house_is_told(client):

@@ -38,7 +38,7 @@ WINDOW = 2
 #: largest message the page may send, in bytes (a settings change is well under 1 KiB)
 MAX_MESSAGE = 16 * 1024
 #: the control messages the page may send
-MESSAGES = ("hello", "set", "play", "pause", "step", "reset", "ack", "doctor")
+MESSAGES = ("hello", "set", "play", "pause", "step", "reset", "ack", "doctor", "code")
 #: the page's files, served from the package (no CDN, no build step)
 STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
 _TOKEN_SLOT = "{{token}}"
@@ -280,6 +280,9 @@ class Runner:
             await self._restart()
         elif kind == "doctor":
             await self._doctor()
+        elif kind == "code":
+            await self.ws.send_json({"type": "code", "text": s.python_code(),
+                                     "epoch": s.epoch})
         return True
 
     async def _settings(self, kind: str, changes) -> None:

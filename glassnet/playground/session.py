@@ -302,14 +302,19 @@ class Session:
         init = "" if cfg.init == "default" else f", init={cfg.init!r}"
         n_out = 1 if self.data.n_classes == 2 else self.data.n_classes
         sizes = [self.data.X_train.shape[1], *cfg.layers, n_out]
+        if self.data.P_train is None:       # digits: no noise, no plane features
+            data = (f"data = make({cfg.data!r}, points={cfg.points}, "
+                    f"test_fraction={cfg.test_fraction}, seed={cfg.seed})")
+        else:
+            data = (f"data = make({cfg.data!r}, points={cfg.points}, noise={cfg.noise}, "
+                    f"test_fraction={cfg.test_fraction},\n"
+                    f"            features={list(cfg.features)}, seed={cfg.seed})")
         lsuv = ("net.initialize_on_data(data.X_train)   # lsuv scales each layer on the data\n"
                 if cfg.init == "lsuv" else "")
         return (
             "import glassnet\n"
             "from glassnet.playground.datasets import make\n\n"
-            f"data = make({cfg.data!r}, points={cfg.points}, noise={cfg.noise}, "
-            f"test_fraction={cfg.test_fraction},\n"
-            f"            features={list(cfg.features)}, seed={cfg.seed})\n"
+            f"{data}\n"
             f"net = glassnet.Network({sizes}, activation={cfg.activation!r}{init}, "
             f"seed={cfg.seed})\n"
             f"{lsuv}"

@@ -71,6 +71,7 @@ function onMessage(m) {
       applyConfig(m.config, m.query);
       break;
     case "busy": state.busy = true; notice(m.message); break;
+    case "code": $("code").textContent = m.text; state.code = m.text; break;
   }
 }
 
@@ -201,11 +202,14 @@ function buildNetwork(m) {
   for (const el of [...net.querySelectorAll(".unit, .column-head")]) el.remove();
   wires.innerHTML = "";
   const sizes = m.layer_sizes, L = sizes.length - 1;
-  const size = m.digits ? 34 : 40, gapY = 10, top = 44;
   const inputs = m.digits ? ["64 pixels"] : m.inputs;
   const columns = [inputs.length, ...sizes.slice(1, -1), m.digits ? sizes[L] : 1];
   const width = Math.max(net.clientWidth, 420);
-  const left = 70, right = 30;
+  const left = 70, right = m.digits ? 60 : 30;
+  // boxes take at most ~55% of a column's width, so the weights between them stay visible
+  const fit = Math.floor((width - left - right) / (columns.length * 1.8));
+  const size = Math.max(22, Math.min(m.digits ? 34 : 40, fit)), top = 44;
+  const gapY = Math.max(6, Math.round(size / 4));
   const step = columns.length > 1 ? (width - left - right - size) / (columns.length - 1) : 0;
   let height = 0;
   layout.units = []; layout.columns = columns; layout.size = size;
@@ -521,7 +525,11 @@ $("download").onclick = async () => {
   document.body.appendChild(a); a.click(); a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 };
-$("show-code").onclick = () => { $("code-box").hidden = !$("code-box").hidden; };
+$("show-code").onclick = () => {
+  const box = $("code-box");
+  box.hidden = !box.hidden;
+  if (!box.hidden) send({ type: "code" });       // the code for the epoch reached now
+};
 $("close-code").onclick = () => { $("code-box").hidden = true; };
 $("copy-code").onclick = () => navigator.clipboard && navigator.clipboard.writeText($("code").textContent);
 $("output").addEventListener("mousemove", (ev) => {
