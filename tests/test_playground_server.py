@@ -549,20 +549,23 @@ def test_the_command_serves_until_ctrl_c(tmp_path):
         port = base.rsplit(":", 1)[1]
         r = httpx.get(address, headers={"Host": f"attacker.example:{port}"})
         assert r.status_code == 403
+        with pytest.raises(Exception):
+            with connect(f"ws://127.0.0.1:{port}/ws?token=nope") as ws:
+                ws.recv(timeout=5)
         with connect(f"ws://127.0.0.1:{port}/ws?token={token}") as ws:
             ws.send(json.dumps({"type": "hello", "query": "seed=2"}))
-            ws.send(json.dumps({"type": "step"}))
+            ws.send(json.dumps({"type": "play"}))
             epochs = []
-            while 1 not in epochs:
+            while len(epochs) < 10:
                 m = ws.recv(timeout=20)
                 if isinstance(m, bytes):
                     header, _ = decode_frame(m)
                     epochs.append(header["epoch"])
-        with pytest.raises(Exception):
-            with connect(f"ws://127.0.0.1:{port}/ws?token=nope") as ws:
-                ws.recv(timeout=5)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+                    ws.send(json.dumps({"type": "ack", "frame": header["frame"]}))
+            assert epochs == list(range(10))
+            # Ctrl-C while a page is training: the server closes its socket and stops
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err
         assert "stopped" in out and "Traceback" not in err
     finally:
@@ -627,3 +630,17 @@ def test_dead_units_are_marked_as_the_doctor_counts_them():
             assert mark["dead"] == []
     labels = [a["set"] for f in dead for a in f["actions"]]
     assert {"activation": "leaky_relu"} in labels
+
+
+def test_the_speed_benchmark_runs(tmp_path):
+    """benchmarks/bench_playground.py stays runnable (its numbers are read by hand)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "benchmarks/bench_playground.py", "--clients",
+                           "socket", "--seconds", "1", "--trials", "2", "--out", str(out)],
+                          cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(out.read_text())["results"]["socket"]
+    assert r["frames"] > 0 and r["epochs_per_frame"] == pytest.approx(1.0)
+    assert len(r["lr_ms"]) == len(r["pause_ms"]) == len(r["reset_ms"]) == 2
+    assert "frames/s" in proc.stdout

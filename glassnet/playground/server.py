@@ -339,8 +339,10 @@ def make_server(port: int = 0, token: str | None = None, config: Config | None =
     app = make_app(token, port)
     query = f"?token={token}" + (f"#{config.to_query()}" if config is not None else "")
     address = f"http://127.0.0.1:{port}/{query}"
+    # sockets larger than 4x MAX_MESSAGE are cut by uvicorn; the rest get a polite refusal
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off",
-                                           ws_max_size=MAX_MESSAGE, ws_ping_interval=20.0))
+                                           ws_max_size=4 * MAX_MESSAGE, ws_ping_interval=20.0,
+                                           timeout_graceful_shutdown=3))
     return server, sock, address
 
 
@@ -352,7 +354,11 @@ def serve(port: int = 0, open_browser: bool = True, config: Config | None = None
     announce("(Ctrl-C stops it)")
     if open_browser:
         import webbrowser
-        threading.Timer(0.5, webbrowser.open, args=(address,)).start()
+
+        def show():
+            if not webbrowser.open(address):
+                announce("(no browser found here: open the address above in one)")
+        threading.Timer(0.5, show).start()
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:      # uvicorn shut down first, then passes Ctrl-C on
