@@ -48,8 +48,8 @@ CACHE_MARK = "cache.json"
 
 # --- statistics ----------------------------------------------------------------------------------
 
-def moments(X, rows: np.ndarray | None = None, block: int = BLOCK_ROWS):
-    """Column means and (population) standard deviations of ``X[rows]``, block by block.
+class Moments:
+    """Column means and (population) standard deviations merged block by block.
 
     Each block's mean and sum of squared deviations ``M2`` are merged into the running ones
     with Chan, Golub and LeVeque's update::
@@ -57,8 +57,47 @@ def moments(X, rows: np.ndarray | None = None, block: int = BLOCK_ROWS):
         delta = mean_b - mean;  n = n_a + n_b
         mean += delta * n_b / n;  M2 += M2_b + delta**2 * n_a * n_b / n
 
-    Columns are first divided by a power of two (exact) so that values near the largest
-    float do not overflow the squares.  Only one block is in memory at a time.
+    Columns are first divided by a power of two taken from the first block (exact, so
+    nothing is rounded) so that values near the largest float do not overflow the squares.
+    """
+
+    def __init__(self):
+        self.count, self.mean, self.m2, self.scale = 0, None, None, None
+
+    def add(self, part) -> None:
+        part = np.asarray(part, dtype=np.float64)
+        if part.shape[0] == 0:
+            return
+        if self.scale is None:
+            biggest = np.max(np.abs(part), axis=0)
+            self.scale = np.exp2(np.floor(np.log2(np.where(biggest > 0, biggest, 1.0))))
+            self.mean = np.zeros(part.shape[1])
+            self.m2 = np.zeros(part.shape[1])
+        part = part / self.scale
+        nb = part.shape[0]
+        mb = part.mean(axis=0)
+        m2b = ((part - mb) ** 2).sum(axis=0)
+        total = self.count + nb
+        delta = mb - self.mean
+        self.mean = self.mean + delta * (nb / total)
+        self.m2 = self.m2 + m2b + delta * delta * (self.count * nb / total)
+        self.count = total
+
+    def result(self):
+        """(mean, std); an error naming the columns whose statistics do not fit a float."""
+        if self.count == 0:
+            raise GlassnetError("no training rows to compute the feature statistics from.")
+        with np.errstate(over="ignore"):
+            mean, std = self.mean * self.scale, np.sqrt(self.m2 / self.count) * self.scale
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+            bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))[:5].tolist()
+            raise GlassnetError(f"the feature columns at positions {bad} have values too large "
+                                "to standardise; rescale them or do not standardise.")
+        return mean, std
+
+
+def moments(X, rows: np.ndarray | None = None, block: int = BLOCK_ROWS):
+    """Column means and standard deviations of ``X[rows]`` (:class:`Moments`, a block at a time).
 
     >>> X = np.random.default_rng(0).normal(5, 2, size=(1000, 3))
     >>> mean, std = moments(X, block=64)
@@ -66,33 +105,10 @@ def moments(X, rows: np.ndarray | None = None, block: int = BLOCK_ROWS):
     True
     """
     n_rows = X.shape[0] if rows is None else rows.size
-    d = X.shape[1]
-    if n_rows == 0:
-        raise GlassnetError("no training rows to compute the feature statistics from.")
-    count, mean, m2 = 0, np.zeros(d), np.zeros(d)
-    scale = None
+    acc = Moments()
     for start in range(0, n_rows, block):
-        part = X[start:start + block] if rows is None else X[rows[start:start + block]]
-        part = np.asarray(part, dtype=np.float64)
-        if scale is None:
-            biggest = np.max(np.abs(part), axis=0)
-            scale = np.exp2(np.floor(np.log2(np.where(biggest > 0, biggest, 1.0))))
-        part = part / scale
-        nb = part.shape[0]
-        mb = part.mean(axis=0)
-        m2b = ((part - mb) ** 2).sum(axis=0)
-        total = count + nb
-        delta = mb - mean
-        mean = mean + delta * (nb / total)
-        m2 = m2 + m2b + delta * delta * (count * nb / total)
-        count = total
-    with np.errstate(over="ignore"):
-        mean, std = mean * scale, np.sqrt(m2 / count) * scale
-    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-        bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))[:5].tolist()
-        raise GlassnetError(f"the feature columns at positions {bad} have values too large to "
-                            "standardise; rescale them or pass --no-standardize.")
-    return mean, std
+        acc.add(X[start:start + block] if rows is None else X[rows[start:start + block]])
+    return acc.result()
 
 
 def standardizer(X, rows, standardize: bool) -> D.Standardizer:

@@ -42,6 +42,7 @@ import numpy as np
 from . import checkpoint as _ckpt
 from . import metrics as _metrics
 from . import optimizers as _opt
+from . import sources as _sources
 from ._validation import GlassnetError, check_bool, check_float, check_int
 from .callbacks import Callback, EarlyStopping, TrainingContext, overrides
 
@@ -340,7 +341,21 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
     if resume is True and checkpoint is None:
         raise GlassnetError("resume=True needs checkpoint=PATH (the file to resume from).")
 
-    X, Y, sw = net._check_pair(X, y, sample_weight)
+    chunked = _sources.as_chunked(X, y, sample_weight)
+    if chunked is not None:
+        # block-wise data (Dask, a list or iterable of chunks): read block by block, never
+        # collected; ctx.X and ctx.Y show callbacks its first block
+        if validation_split:
+            raise GlassnetError("validation_split needs the whole data in memory; with "
+                                "chunked data pass validation_data=(X_val, y_val) instead.")
+        if checkpoint is not None:
+            raise GlassnetError("checkpoint= is not supported with chunked data (a Dask "
+                                "array or chunks); train with in-memory arrays to checkpoint.")
+        chunked = _sources.ChunkBatches(chunked, _sources.block_checker(net), shuffle,
+                                        batch_size)
+        X, Y, sw = chunked.X, chunked.Y, chunked.sw
+    else:
+        X, Y, sw = net._check_pair(X, y, sample_weight)
     validation = _check_validation(net, validation_data)
     if validation is not None and validation_split:
         raise GlassnetError("Give validation_data or validation_split, not both.")
@@ -401,7 +416,8 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
         rows = np.flatnonzero(keep)
         validation = (X[val_index], Y[val_index], None if sw is None else sw[val_index])
     ctx.validation = validation
-    run.batches = _Batches(X, Y, sw, rows, shuffle, batch_size)
+    run.batches = chunked if chunked is not None else \
+        _Batches(X, Y, sw, rows, shuffle, batch_size)
     ctx.n_batches = -(-run.batches.m // batch_size)
     run.progress = _progress(verbose, epochs, ctx.n_batches)
     if loaded is not None:
@@ -518,6 +534,12 @@ class _Batches:
         x = self.X.take(rows, axis=0, out=bx, mode="clip")
         y = self.Y.take(rows, axis=0, out=by, mode="clip")
         return x, y, None if bw is None else self.sw.take(rows, out=bw, mode="clip")
+
+    def training_outputs(self, net):
+        """(Y, z, a, sample weights) of every training row, for the epoch's metrics."""
+        xs, ys, ws = self.training_rows()
+        z, a = _metrics.outputs(net, xs)
+        return ys, z, a, ws
 
     def training_rows(self):
         """Every training row (for the epoch's metrics): the data, or its kept rows."""
@@ -821,8 +843,7 @@ def _epoch_logs(net, run: _Run, loss: float) -> dict:
     """The epoch's record: loss, training metrics, validation loss and metrics, the rate."""
     logs = {"loss": loss}
     if run.metrics:
-        xs, ys, ws = run.batches.training_rows()
-        z, a = _metrics.outputs(net, xs)
+        ys, z, a, ws = run.batches.training_outputs(net)
         for m in run.metrics:
             logs[m.name] = m.compute(net, ys, z, a, ws)
     if run.ctx.validation is not None:
