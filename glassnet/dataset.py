@@ -147,21 +147,34 @@ class _Targets:
             self.kinds.append("text")
 
     def _codes(self, text: np.ndarray) -> np.ndarray:
-        uniques, inverse = np.unique(text, return_inverse=True)
-        ids = np.array([self.labels.setdefault(u, len(self.labels)) for u in uniques],
+        import pandas as pd
+        inverse, uniques = pd.factorize(text)             # hashing: no sort of the chunk
+        ids = np.array([self.labels.setdefault(str(u), len(self.labels)) for u in uniques],
                        dtype=np.int64)
-        return ids[inverse.reshape(-1)]
+        return ids[inverse]
+
+    def encoded(self):
+        """Text labels as (codes 0..k-1 in sorted label order, sorted labels), as
+        :func:`glassnet.data.encode_labels` gives them, without an array of strings; None
+        for a numeric or boolean column."""
+        if set(self.kinds) <= {"number"} or set(self.kinds) == {"bool"}:
+            return None
+        self.values()                                     # turns numbers among text to text
+        labels = list(self.labels)
+        order = sorted(range(len(labels)), key=labels.__getitem__)
+        rank = np.empty(len(labels), dtype=np.int64)
+        rank[order] = np.arange(len(labels))
+        return rank[np.concatenate(self.parts)], [labels[i] for i in order]
 
     def values(self) -> np.ndarray:
         """The whole column: a numeric or boolean array, or (text) an object array of labels."""
         kinds = set(self.kinds)
         if kinds <= {"number"} or kinds == {"bool"}:
             return np.concatenate(self.parts)
-        if kinds != {"text"}:            # a column mixing text and numbers: all of it is text
-            for i, kind in enumerate(self.kinds):
-                if kind != "text":
-                    text = np.array([D.label_key(v) for v in self.parts[i]], dtype=object)
-                    self.parts[i], self.kinds[i] = self._codes(text.astype(str)), "text"
+        for i, kind in enumerate(self.kinds):   # a column mixing text and numbers is text
+            if kind != "text":
+                text = np.array([D.label_key(v) for v in self.parts[i]], dtype=object)
+                self.parts[i], self.kinds[i] = self._codes(text.astype(str)), "text"
         table = np.empty(len(self.labels), dtype=object)
         table[:] = list(self.labels)
         return table[np.concatenate(self.parts)]
@@ -177,11 +190,22 @@ class Targets:
     n_outputs: int
 
 
-def targets(values: np.ndarray, task: str, target: str, where: str) -> Targets:
-    """Classification codes and labels, or regression values, as ``glassnet train`` uses them."""
-    task = D.detect_task(values, task)
+def targets(values, task: str, target: str, where: str) -> Targets:
+    """Classification codes and labels, or regression values, as ``glassnet train`` uses them.
+
+    ``values``: the column as an array, or as collected chunk by chunk (text labels already
+    coded, so no array of strings is made).
+    """
+    encoded = values.encoded() if isinstance(values, _Targets) else None
+    if encoded is not None and task != "regression":
+        codes, classes = encoded
+        task = "classification"
+    else:
+        values = values.values() if isinstance(values, _Targets) else values
+        task = D.detect_task(values, task)
     if task == "classification":
-        codes, classes = D.encode_labels(values)
+        if encoded is None:
+            codes, classes = D.encode_labels(values)
         if len(classes) < 2:
             raise GlassnetError(f"{where}: the target column {target!r} holds a single "
                                 f"class ({classes[0]!r}); classification needs at least two.")
@@ -276,11 +300,10 @@ def _read(table, target, features, chunk_rows, cache, progress):
     finally:
         if sink is not None:
             sink.close()
-    values = collected.values()
     if sink is None:
-        return np.concatenate(parts) if len(parts) > 1 else parts[0], values
+        return np.concatenate(parts) if len(parts) > 1 else parts[0], collected
     raw = np.memmap(cache / "raw.tmp", dtype=np.float64, mode="r", shape=(n, len(features)))
-    return raw, values
+    return raw, collected
 
 
 # --- the cache's identity ------------------------------------------------------------------------

@@ -182,9 +182,12 @@ class _Score:
         if not ok.any():
             return
         if self.task == "classification":
-            t = [label_key(v) for v in truth[ok]]
-            p = [label_key(v) for v in predicted[ok]]
-            self.total += float(sum(a == b for a, b in zip(t, p)))
+            # label_key once per distinct value, not per row
+            t, p = truth[ok], predicted[ok]
+            t_keys = {v: label_key(v) for v in t.unique()}
+            p_keys = {v: label_key(v) for v in p.unique()}
+            same = t.map(t_keys).to_numpy() == p.map(p_keys).to_numpy()
+            self.total += float(np.count_nonzero(same))
         else:
             try:
                 t = truth[ok].to_numpy(dtype=np.float64)
