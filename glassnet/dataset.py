@@ -25,6 +25,7 @@ interrupted leaves no ``cache.json``, so no later run trusts its half-written ar
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -138,6 +139,17 @@ class _Targets:
         self.kinds: list[str] = []
         self.labels: dict = {}           # text label -> code in order of appearance
 
+    def add_column(self, col, target: str, where: str, first_row: int) -> None:
+        """A chunk's target column (a pandas Series); missing values are an error naming
+        their rows in the whole file."""
+        import pandas as pd
+        if col.isna().any() or pd.api.types.is_numeric_dtype(col) or \
+                pd.api.types.is_bool_dtype(col):
+            self.add(D.target_values(col.to_frame(), target, where, first_row=first_row))
+        else:                            # text: coded by hashing, without a string array
+            self.parts.append(self._codes(col.to_numpy()))
+            self.kinds.append("text")
+
     def add(self, values: np.ndarray) -> None:
         if values.dtype.kind in "biuf":
             self.parts.append(values)
@@ -149,6 +161,8 @@ class _Targets:
     def _codes(self, text: np.ndarray) -> np.ndarray:
         import pandas as pd
         inverse, uniques = pd.factorize(text)             # hashing: no sort of the chunk
+        if (inverse < 0).any():                           # None/NaN among objects
+            raise GlassnetError("the target column has missing values.")
         ids = np.array([self.labels.setdefault(str(u), len(self.labels)) for u in uniques],
                        dtype=np.int64)
         return ids[inverse]
@@ -159,7 +173,8 @@ class _Targets:
         for a numeric or boolean column."""
         if set(self.kinds) <= {"number"} or set(self.kinds) == {"bool"}:
             return None
-        self.values()                                     # turns numbers among text to text
+        if set(self.kinds) != {"text"}:
+            self.values()                                 # numbers among text become text
         labels = list(self.labels)
         order = sorted(range(len(labels)), key=labels.__getitem__)
         rank = np.empty(len(labels), dtype=np.int64)
@@ -261,24 +276,36 @@ def load(table, *, target: str, features: Sequence[str], task: str, validation: 
         for split, rows in (("train", train_rows), ("val", val_rows)):
             shape = (rows.size, raw.shape[1])
             if cache is None:
-                out = np.empty(shape, dtype)
+                arrays[split] = np.empty(shape, dtype)
+                scale_rows(raw, rows, scaler, arrays[split])
             else:
-                out = np.lib.format.open_memmap(cache / f"X_{split}.npy", mode="w+",
-                                                dtype=dtype, shape=shape)
-            scale_rows(raw, rows, scaler, out)
-            arrays[split] = out
+                with _NpyWriter(cache / f"X_{split}.npy", dtype, shape) as out:
+                    scale_rows(raw, rows, scaler, out)
     finally:
         if cache is not None:
-            del raw
-            with _suppress():
+            with contextlib.suppress(OSError):
                 os.unlink(cache / "raw.tmp")
-    result = TrainingSet(arrays["train"], t.y[train_rows], arrays["val"], t.y[val_rows],
-                         list(features), t, scaler, int(train_rows.size + val_rows.size), cache)
-    if cache is not None:
-        _finish_cache(cache, table, settings, result)
-        result = _open_cache(cache, table, settings)
-        result.reused = False
+    n_rows = int(train_rows.size + val_rows.size)
+    if cache is None:
+        return TrainingSet(arrays["train"], t.y[train_rows], arrays["val"], t.y[val_rows],
+                           list(features), t, scaler, n_rows)
+    _finish_cache(cache, table, settings, t, t.y[train_rows], t.y[val_rows], scaler, n_rows)
+    result = _open_cache(cache, table, settings)
+    result.reused = False
     return result
+
+
+def features_of(chunk, features: Sequence[str], where: str) -> np.ndarray:
+    """A chunk's features as float64 (rows, features); any bad value: the detailed error of
+    :func:`glassnet.data.feature_matrix`, naming the row in the whole file."""
+    import pandas as pd
+    frame = chunk.frame[list(features)]
+    if all(pd.api.types.is_float_dtype(t) or pd.api.types.is_integer_dtype(t)
+           for t in frame.dtypes):
+        X = frame.to_numpy(dtype=np.float64)
+        if np.isfinite(np.add.reduce(X, axis=None)) or np.isfinite(X).all():
+            return X
+    return D.feature_matrix(chunk.frame, features, where, first_row=chunk.first_row)
 
 
 def _read(table, target, features, chunk_rows, cache, progress):
@@ -289,9 +316,8 @@ def _read(table, target, features, chunk_rows, cache, progress):
     n = 0
     try:
         for chunk in table.chunks(chunk_rows, columns=[*features, target], progress=progress):
-            X = D.feature_matrix(chunk.frame, features, table.name, first_row=chunk.first_row)
-            collected.add(D.target_values(chunk.frame, target, table.name,
-                                          first_row=chunk.first_row))
+            X = features_of(chunk, features, table.name)
+            collected.add_column(chunk.frame[target], target, table.name, chunk.first_row)
             n += X.shape[0]
             if sink is None:
                 parts.append(X)
@@ -302,8 +328,62 @@ def _read(table, target, features, chunk_rows, cache, progress):
             sink.close()
     if sink is None:
         return np.concatenate(parts) if len(parts) > 1 else parts[0], collected
-    raw = np.memmap(cache / "raw.tmp", dtype=np.float64, mode="r", shape=(n, len(features)))
-    return raw, collected
+    return _RawFile(cache / "raw.tmp", n, len(features)), collected
+
+
+class _RawFile:
+    """The float64 features spilled to a file, read back a block of rows at a time.
+
+    Plain reads into private buffers rather than a memory map, so the pages read are not
+    counted in (or kept in) the process's resident memory.  Rows must be asked for in
+    increasing order (the training and validation rows are sorted).
+    """
+
+    def __init__(self, path: Path, n: int, d: int):
+        self.path, self.shape = path, (n, d)
+
+    def __getitem__(self, index) -> np.ndarray:
+        n, d = self.shape
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(n)
+            rows = None
+        else:
+            rows = np.asarray(index)
+            if rows.size == 0:
+                return np.empty((0, d))
+            start, stop = int(rows[0]), int(rows[-1]) + 1
+        data = np.fromfile(self.path, dtype=np.float64, count=(stop - start) * d,
+                           offset=start * d * 8).reshape(-1, d)
+        return data if rows is None else data[rows - start]
+
+
+class _NpyWriter:
+    """A ``.npy`` file written front to back, block by block: ``out[a:b] = block``."""
+
+    def __init__(self, path: Path, dtype, shape):
+        self.path, self.dtype, self.shape = path, np.dtype(dtype), shape
+        self.written = 0
+
+    def __enter__(self):
+        self.file = open(self.path, "wb")
+        np.lib.format.write_array_header_1_0(
+            self.file, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                        "fortran_order": False, "shape": self.shape})
+        return self
+
+    def __setitem__(self, index: slice, values) -> None:
+        assert index.start == self.written, "blocks are written in order"
+        values = np.asarray(values).astype(self.dtype)     # the cast an assignment makes
+        self.file.write(np.ascontiguousarray(values).tobytes())
+        self.written += values.shape[0]
+
+    def __exit__(self, kind, value, tb):
+        if kind is None:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+        self.file.close()
+        if kind is None and self.written != self.shape[0]:
+            raise GlassnetError(f"{self.path}: wrote {self.written} rows of {self.shape[0]}.")
 
 
 # --- the cache's identity ------------------------------------------------------------------------
@@ -343,16 +423,15 @@ def _clear(cache: Path) -> None:
             entry.unlink()
 
 
-def _finish_cache(cache: Path, table, settings: dict, ts: TrainingSet) -> None:
+def _finish_cache(cache: Path, table, settings: dict, t: Targets, y_train, y_val, scaler,
+                  rows: int) -> None:
+    """The targets, then the mark that says the cache is complete (atomically, last)."""
     from .io import atomic_write
-    for array in (ts.X_train, ts.X_val):
-        array.flush()
-    np.save(cache / "y_train.npy", ts.y_train)
-    np.save(cache / "y_val.npy", ts.y_val)
-    t = ts.targets
+    np.save(cache / "y_train.npy", y_train)
+    np.save(cache / "y_val.npy", y_val)
     mark = {"source": fingerprint(table.path), "settings": settings,
-            "task": t.task, "classes": t.classes, "n_outputs": t.n_outputs, "rows": ts.rows,
-            "mean": ts.scaler.mean.tolist(), "std": ts.scaler.std.tolist()}
+            "task": t.task, "classes": t.classes, "n_outputs": t.n_outputs, "rows": rows,
+            "mean": scaler.mean.tolist(), "std": scaler.std.tolist()}
     with atomic_write(cache / CACHE_MARK, "w") as f:
         json.dump(mark, f)
 
@@ -378,14 +457,6 @@ def _open_cache(cache: Path, table, settings: dict) -> TrainingSet | None:
     scaler = D.Standardizer(np.asarray(mark["mean"]), np.asarray(mark["std"]))
     return TrainingSet(X_train, y_train, X_val, y_val, list(settings["features"]), t, scaler,
                        int(mark["rows"]), cache, reused=True)
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, tb):
-        return kind is not None and issubclass(kind, OSError)
 
 
 def parse_size(text: str) -> int:

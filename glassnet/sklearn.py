@@ -169,7 +169,12 @@ class _GlassMLP(BaseEstimator):
     # --- the public methods ----------------------------------------------------------------------
 
     def fit(self, X, y, sample_weight=None):
-        """Train on (X, y) for up to ``max_iter`` epochs; returns self."""
+        """Train on (X, y) for up to ``max_iter`` epochs; returns self.
+
+        ``X`` may also be a Dask array or DataFrame (with a Dask or NumPy ``y``) or a list of
+        ``(X, y)`` chunks (with ``y=None``): one pass finds the classes and the scaling, then
+        training runs block by block without collecting the data (:mod:`glassnet.sources`).
+        """
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _partial_fit(self, X, y, sample_weight, classes=None):

@@ -207,7 +207,11 @@ def fit(net, X, y, *, epochs: int = 10, batch_size: int = 32, optimizer="sgd",
 
     Parameters
     ----------
-    X, y : training inputs (n, n_features) and targets (class indices, one-hot rows or values)
+    X, y : training inputs (n, n_features) and targets (class indices, one-hot rows or values).
+        Arrays may be memory-mapped (``np.load(..., mmap_mode="r")``): batches are gathered
+        from the map.  Data in blocks trains block by block without being collected: a Dask
+        array or DataFrame ``X`` with its ``y``, or a list (or re-iterable) of ``(X, y)``
+        chunks with ``y=None`` (the epoch's order is defined in :mod:`glassnet.sources`).
     epochs : passes over the training data.
     batch_size : samples per step; every sample is used every epoch (the last batch may be
         smaller).
@@ -877,7 +881,9 @@ def _diverged(net, run: _Run, snapshot, epoch: int, batch: int, value: float, wh
                      f"high is the usual cause: try {lr / 10:.4g} (divided by 10).")
     else:
         lines.append("A learning rate that is too high is the usual cause: divide it by 10.")
-    biggest = float(np.max(np.abs(ctx.X))) if ctx.X.size else 0.0
+    # block by block: X may be memory-mapped and larger than memory
+    biggest = max((float(np.max(np.abs(ctx.X[i:i + 65536])))
+                   for i in range(0, ctx.X.shape[0], 65536)), default=0.0)
     if biggest > 1e3:
         lines.append(f"The inputs X reach |x| = {biggest:.3g}; standardise X (zero mean, unit "
                      "variance per column) before training.")

@@ -84,7 +84,7 @@ def test_interrupted_conversion_leaves_no_trusted_cache(tmp_path, csv, monkeypat
     kw = dict(target="label", features=[f"f{i}" for i in range(6)], task="auto",
               validation=0.2, seed=0, standardize=True, dtype="float32", chunk_rows=500)
     cache = tmp_path / "m.cache"
-    real, calls = D.feature_matrix, []
+    real, calls = dataset.features_of, []
 
     def dies_on_the_fourth_chunk(*args, **kwargs):
         calls.append(1)
@@ -92,11 +92,11 @@ def test_interrupted_conversion_leaves_no_trusted_cache(tmp_path, csv, monkeypat
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(D, "feature_matrix", dies_on_the_fourth_chunk)
+    monkeypatch.setattr(dataset, "features_of", dies_on_the_fourth_chunk)
     with pytest.raises(KeyboardInterrupt):
         dataset.load(tables.open_table(csv), cache=cache, **kw)
     assert not (cache / "cache.json").exists()
-    monkeypatch.setattr(D, "feature_matrix", real)
+    monkeypatch.setattr(dataset, "features_of", real)
     rebuilt = dataset.load(tables.open_table(csv), cache=cache, **kw)
     assert not rebuilt.reused
     memory = dataset.load(tables.open_table(csv), cache=None, **kw)

@@ -50,6 +50,7 @@ def run(args) -> int:
     from .. import data as D
     from .. import tables
     from .._validation import GlassnetError
+    from ..dataset import features_of
     from ..io import load
 
     net = load(args.model)
@@ -102,7 +103,7 @@ def run(args) -> int:
             for chunk in table.chunks(args.chunk_rows, columns=wanted,
                                       progress=progress.update if progress else None):
                 frame = chunk.frame
-                X = D.feature_matrix(frame, features, where, first_row=chunk.first_row)
+                X = features_of(chunk, features, where)
                 if scaler is not None:
                     X = scaler.transform(X)
                 result = _predict_chunk(net, X, frame, args, task, classes, name, meta)
