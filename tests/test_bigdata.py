@@ -130,6 +130,15 @@ def test_a_bad_value_is_named_by_its_row_in_the_whole_file(tmp_path, capsys):
     assert "data row 512" in capsys.readouterr().err
 
 
+def test_max_memory_sizes():
+    assert dataset.parse_size("1GB") == 2 ** 30 and dataset.parse_size("512mb") == 2 ** 29
+    assert dataset.parse_size("2.5G") == int(2.5 * 2 ** 30)
+    assert dataset.parse_size("100000") == 100000
+    for bad in ("lots", "-1GB", "0", "1XB", "nanMB"):
+        with pytest.raises(GlassnetError, match="--max-memory must be a size"):
+            dataset.parse_size(bad)
+
+
 def test_moments_are_exact_and_do_not_overflow():
     rng = np.random.default_rng(0)
     X = rng.normal(1e8, 1.0, size=(5000, 3))
