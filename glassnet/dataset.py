@@ -38,6 +38,7 @@ import numpy as np
 
 from . import data as D
 from ._validation import GlassnetError
+from .io import atomic_write
 
 #: rows per block of the statistics and of the scaled copy (fixed, so that the merge order,
 #: and therefore every bit of the statistics, does not depend on how the file was chunked)
@@ -449,7 +450,6 @@ def _clear(cache: Path) -> None:
 def _finish_cache(cache: Path, table, settings: dict, t: Targets, y_train, y_val, scaler,
                   rows: int) -> None:
     """The targets, then the mark that says the cache is complete (atomically, last)."""
-    from .io import atomic_write
     np.save(cache / "y_train.npy", y_train)
     np.save(cache / "y_val.npy", y_val)
     mark = {"source": fingerprint(table.path), "settings": settings,

@@ -35,6 +35,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from . import metrics as _metrics
 from ._validation import GlassnetError
 
 
@@ -245,7 +246,6 @@ class ChunkBatches:
 
     def training_outputs(self, net):
         """(Y, z, a, sample weights) of every training row, block by block (for metrics)."""
-        from . import metrics as _metrics
         ys, zs, As, ws = [], [], [], []
         for i, block in self.data.blocks():
             x, y, w = self.check(*block, i)
@@ -303,7 +303,7 @@ def block_checker(net) -> Callable:
     """``check(X, y, w, i)``: a block validated as fit validates arrays, errors naming it."""
     def check(x, y, w, i):
         try:
-            return net._check_pair(x, y, w)
+            return net.check_data(x, y, w)
         except GlassnetError as exc:
             raise GlassnetError(f"block {i} of the training data: {exc}") from None
     return check

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ._validation import GlassnetError
+from .data import _header, quote_names
+from .io import atomic_write
 
 #: rows per chunk when the caller does not say (about 20 MB of float64 for 100 columns)
 DEFAULT_CHUNK_ROWS = 25_000
@@ -79,7 +81,6 @@ class Table:
             if self.rows == 0:
                 raise GlassnetError(f"{what} {self.name!r} has columns but no data rows.")
         else:
-            from .data import _header
             self.columns = _header(self.path, sep, what)
             self.rows = None      # unknown until read
 
@@ -152,7 +153,6 @@ def open_table(path, *, sep: str = ",", what: str = "data file") -> Table:
 
 
 def _quote(names, limit: int = 12) -> str:
-    from .data import quote_names
     return quote_names(names, limit)
 
 
@@ -186,7 +186,6 @@ class TableWriter:
             _pyarrow(f"output {str(self.path)!r}")
 
     def __enter__(self):
-        from .io import atomic_write
         if self.stdout:
             self._file = sys.stdout
         else:

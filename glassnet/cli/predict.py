@@ -18,6 +18,13 @@ import sys
 
 import numpy as np
 
+from .. import data as D
+from .. import tables
+from .._validation import GlassnetError
+from ..data import label_key
+from ..dataset import features_of
+from ..io import load
+from ..progress import ReadingBar
 from . import column_names
 
 #: rows per chunk: about 4 MB of float64 per 20 columns, so peak memory stays small
@@ -47,12 +54,6 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .. import data as D
-    from .. import tables
-    from .._validation import GlassnetError
-    from ..dataset import features_of
-    from ..io import load
-
     net = load(args.model)
     meta = net.metadata or {}
     where = args.data
@@ -134,8 +135,6 @@ class _Columns:
 def _predict_chunk(net, X, frame, args, task, classes, name, meta):
     """One chunk's output rows: the kept columns, the prediction, the probabilities."""
     import pandas as pd
-
-    from .. import data as D
     result = pd.DataFrame({c: frame[c].to_numpy() for c in args.keep})
     with np.errstate(all="ignore"):
         if task == "classification":
@@ -161,7 +160,6 @@ def _reading_progress(table, args):
     """A progress bar on standard error for large files (when it is a terminal)."""
     if table.size < READING_BAR_BYTES or not sys.stderr.isatty():
         return None
-    from ..progress import ReadingBar
     return ReadingBar(f"predicting {table.name}", table)
 
 
@@ -178,7 +176,6 @@ class _Score:
         self.total = 0.0
 
     def add(self, truth, predicted) -> None:
-        from ..data import label_key
         ok = truth.notna().to_numpy()
         if not ok.any():
             return

@@ -11,11 +11,22 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from .. import data as D
+from .. import dataset, tables
+from .. import metrics as M
+from .. import optimizers, training
+from .._validation import GlassnetError, check_choice
+from ..activations import NAMES, OUTPUT_ONLY
 from ..callbacks import Callback
+from ..doctor import explain_divergence
+from ..io import save
+from ..network import Network
+from ..progress import ReadingBar
 from . import column_names
 
 HELP = "Train a network on a CSV file and save it as a model file."
@@ -49,7 +60,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="weight init (default: the one that suits the activation, e.g. he "
                         "for relu); any name from glassnet.initializers, e.g. xavier, lsuv")
     p.add_argument("--epochs", type=int, default=100, help="training epochs (default 100)")
-    p.add_argument("--batch-size", type=int, default=32, help="mini-batch size (default 32)")
+    p.add_argument("--batch-size", type=int, default=training.DEFAULTS.batch_size,
+                   help=f"mini-batch size (default {training.DEFAULTS.batch_size})")
     p.add_argument("--optimizer", default="adam", help="optimizer (default adam)")
     p.add_argument("--learning-rate", type=float, default=None,
                    help="step size (default: the optimizer's, 0.001 for adam)")
@@ -161,12 +173,6 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from .. import data as D
-    from .. import optimizers
-    from .._validation import GlassnetError, check_choice
-    from ..activations import NAMES, OUTPUT_ONLY
-    from ..io import save
-    from ..network import Network
 
     check_choice("--activation", args.activation, [n for n in NAMES if n not in OUTPUT_ONLY],
                  "option")
@@ -195,7 +201,6 @@ def run(args) -> int:
     t0 = time.perf_counter()
 
     # --- the table, read once: in memory, or memory-mapped when it exceeds the budget ---
-    from .. import dataset, tables
     where = args.data
     table = tables.open_table(args.data, sep=args.sep)
     columns = _Columns(table.columns)
@@ -208,7 +213,6 @@ def run(args) -> int:
         cache = Path(str(out) + ".cache")
     progress = None
     if not args.quiet and table.size >= READING_BAR_BYTES:
-        from ..progress import ReadingBar
         progress = ReadingBar("converting" if cache else "reading", table,
                               stream=console.file)
     t_read = time.perf_counter()
@@ -258,14 +262,15 @@ def run(args) -> int:
     t_fit = time.perf_counter()
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            history = net.fit(
-                ts.X_train, y_fit, epochs=args.epochs,
-                batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=lr,
+            history = training.train(net, ts.X_train, y_fit, replace(
+                training.DEFAULTS, epochs=args.epochs, batch_size=args.batch_size,
+                optimizer=args.optimizer, learning_rate=lr,
                 validation_data=(ts.X_val, yv_fit) if n_val else None,
                 metrics=["accuracy"] if task == "classification" else ["r2"],
                 early_stopping=args.patience is not None,
-                patience=args.patience if args.patience is not None else 10,
-                callbacks=[bar] if bar else [])
+                patience=args.patience if args.patience is not None else
+                training.DEFAULTS.patience,
+                callbacks=[bar] if bar else [], explain_divergence=explain_divergence))
     finally:
         if bar:
             bar.close()
@@ -320,7 +325,6 @@ def parse_init(text):
     """--init NAME or NAME:key=value,key=value (e.g. normal:std=0.1)."""
     if text is None:
         return None
-    from .._validation import GlassnetError
     name, _, rest = text.partition(":")
     params = {}
     for item in filter(None, rest.split(",")):
@@ -337,12 +341,11 @@ def parse_init(text):
 
 def _metrics(net, X, y, task, target_scaler, prefix: str = "") -> dict:
     """Accuracy and log loss (classification), or RMSE, MAE and R^2 in the target's units."""
-    from .. import metrics as M
     with np.errstate(all="ignore"):
         if task == "classification":
             out = net.evaluate(X, y)
             return {f"{prefix}loss": float(out["loss"]), f"{prefix}accuracy": float(out["accuracy"])}
-        _, a = M.outputs(net, net._check_X(X))             # chunk by chunk: (rows, 1)
+        _, a = M.outputs(net, net.check_inputs(X))         # chunk by chunk: (rows, 1)
         pred = target_scaler.inverse(a)[:, 0]
         err = pred - y
         return {f"{prefix}rmse": float(np.sqrt(np.mean(err * err))),
