@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from .._validation import GlassnetError
+
 HELP = "Open a live page that trains a glassnet network in front of you, the doctor reading along."
 
 
@@ -18,7 +20,6 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .._validation import GlassnetError
     if not 0 <= args.port <= 65535:
         raise GlassnetError(f"--port must be from 1 to 65535 (or 0 for a free one); "
                             f"got {args.port}.")
