@@ -152,7 +152,6 @@ def _probe(net, X, Y, sw, Xp, Yp, opt, rng, steps, batch_size) -> dict:
 def epoch_history(source) -> dict | None:
     """Per-epoch ``{"loss", "val_loss", "kept_epoch"}`` from a ``History``, a dict, or a
     network whose metadata stores its training history; None when there is none."""
-    from ..network import Network
     kept = None
     if isinstance(source, Network):
         training = (source.metadata or {}).get("training")
