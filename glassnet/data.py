@@ -97,9 +97,9 @@ def quote_names(names: Sequence, limit: int = 12) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _rows(mask: np.ndarray, limit: int = 5) -> str:
-    """'rows 3, 8 and 2 more' for a boolean mask over data rows (1-based)."""
-    rows = np.flatnonzero(mask) + 1
+def _rows(mask: np.ndarray, limit: int = 5, first_row: int = 1) -> str:
+    """'rows 3, 8 and 2 more' for a boolean mask over data rows (``mask[0]`` is ``first_row``)."""
+    rows = np.flatnonzero(mask) + first_row
     shown = ", ".join(str(r) for r in rows[:limit])
     more = len(rows) - limit
     word = "row" if len(rows) == 1 else "rows"
@@ -144,11 +144,13 @@ def check_target_column(frame, target: str, where: str) -> None:
                         f"{len(columns)} columns are: {quote_names(columns, 100)}.")
 
 
-def feature_matrix(frame, features: Sequence[str], where: str) -> np.ndarray:
+def feature_matrix(frame, features: Sequence[str], where: str, *,
+                   first_row: int = 1) -> np.ndarray:
     """The named columns as a float64 (rows, features) matrix; booleans become 0/1.
 
     Raises naming every non-numeric column (with its first offending value and row) and
-    every column with missing values (with its first rows).
+    every column with missing values (with its first rows).  ``first_row`` is the data row
+    number of the frame's first row (a chunk of a larger file starts further down).
     """
     import pandas as pd
     non_numeric, missing = [], []
@@ -158,14 +160,14 @@ def feature_matrix(frame, features: Sequence[str], where: str) -> np.ndarray:
         if pd.api.types.is_bool_dtype(col):
             col = col.astype(np.float64)
         elif not pd.api.types.is_numeric_dtype(col):
-            non_numeric.append(_non_numeric_detail(col, name))
+            non_numeric.append(_non_numeric_detail(col, name, first_row))
             continue
         values = col.to_numpy(dtype=np.float64, na_value=np.nan)
         nan, inf = np.isnan(values), np.isinf(values)
         if nan.any():
-            missing.append(f"{name!r} (empty in data {_rows(nan)})")
+            missing.append(f"{name!r} (empty in data {_rows(nan, first_row=first_row)})")
         if inf.any():
-            missing.append(f"{name!r} (infinite in data {_rows(inf)})")
+            missing.append(f"{name!r} (infinite in data {_rows(inf, first_row=first_row)})")
         columns.append(values)
     if non_numeric:
         raise GlassnetError(
@@ -183,14 +185,15 @@ def feature_matrix(frame, features: Sequence[str], where: str) -> np.ndarray:
     return np.ascontiguousarray(np.column_stack(columns), dtype=np.float64)
 
 
-def _non_numeric_detail(col, name: str) -> str:
+def _non_numeric_detail(col, name: str, first_row: int = 1) -> str:
     """'colour' (first non-number 'red' in data row 1)."""
     import pandas as pd
     numbers = pd.to_numeric(col, errors="coerce")
     bad = (numbers.isna() & col.notna()).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        return f"{name!r} (first non-number {str(col.iloc[row])!r} in data row {row + 1})"
+        return (f"{name!r} (first non-number {str(col.iloc[row])!r} in data row "
+                f"{row + first_row})")
     return f"{name!r} (dtype {col.dtype})"
 
 
@@ -243,13 +246,13 @@ def match_columns(frame, features: Sequence[str], where: str, *, target: str | N
 
 # --- targets --------------------------------------------------------------------------------
 
-def target_values(frame, target: str, where: str) -> np.ndarray:
+def target_values(frame, target: str, where: str, *, first_row: int = 1) -> np.ndarray:
     """The target column as a NumPy array; missing entries are an error naming the rows."""
     col = frame[target]
     bad = col.isna().to_numpy()
     if bad.any():
         raise GlassnetError(f"{where}: the target column {target!r} has missing values in data "
-                            f"{_rows(bad)} (data row 1 is the first row under the header). "
+                            f"{_rows(bad, first_row=first_row)} (data row 1 is the first row under the header). "
                             "Remove those rows before training.")
     import pandas as pd
     if pd.api.types.is_bool_dtype(col):

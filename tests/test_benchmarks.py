@@ -61,3 +61,10 @@ def test_accuracy_comparison_states_each_estimators_own_batch():
     assert f"min({glass_batch}, n) for GlassClassifier" in note
     assert "min(200, n) for MLPClassifier" in note
     assert f"min({glass_batch}, n)" in compare.__doc__ and "min(200, n)" in compare.__doc__
+
+
+def test_bench_commands_times_a_command_against_its_budget():
+    proc = run_script("benchmarks/bench_commands.py", "--only", "study-bad-scheduler")
+    assert proc.returncode == 0, proc.stderr
+    row = proc.stdout.splitlines()[1].split()
+    assert row[0] == "study-bad-scheduler" and float(row[1]) > 0 and row[2] == "15"

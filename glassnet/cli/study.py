@@ -14,6 +14,9 @@ import os
 import sys
 import threading
 import time
+from .. import study
+from .._validation import GlassnetError
+from .train import parse_init
 
 HELP = "Compare init schemes through depth and over seeds (Glorot & Bengio 2010, He et al. 2015)."
 
@@ -28,7 +31,6 @@ _DESCRIPTION = (
 
 
 def _schemes(text: str) -> list:
-    from .train import parse_init
     items = [t.strip() for t in text.split(";" if ";" in text else ",") if t.strip()]
     if not items:
         raise argparse.ArgumentTypeError("expected init names such as torch_linear,xavier")
@@ -69,8 +71,6 @@ def run(args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from .. import study
-    from .._validation import GlassnetError
 
     config = study.StudyConfig(
         activation=args.activation, depth=args.depth, width=args.width, seeds=args.seeds,
