@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from .. import data as D
 from .. import dataset, tables
 from .. import metrics as M
 from .. import optimizers, training
-from .._validation import GlassnetError, check_choice
+from .._validation import GlassnetError, UnscaledInputWarning, check_choice, input_scale_message
 from ..activations import NAMES, OUTPUT_ONLY
 from ..callbacks import Callback
 from ..doctor import explain_divergence
@@ -284,9 +285,15 @@ def run(args) -> int:
                       f"loss, patience {patience} epochs"
                       + ("" if args.patience is not None else " (from the data size)")
                       + "; --no-early-stopping trains every epoch.")
+    if not args.standardize:           # said here as a note, with the command line's fix
+        unscaled = input_scale_message(ts.X_train, features)
+        if unscaled:
+            console.print(f"[yellow]warning:[/] {unscaled.split('. Large inputs')[0]}. "
+                          "Drop --no-standardize to train on standardized features.")
     t_fit = time.perf_counter()
     try:
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnscaledInputWarning)
             history = training.train(net, ts.X_train, y_fit, replace(
                 training.DEFAULTS, epochs=args.epochs, batch_size=args.batch_size,
                 optimizer=args.optimizer, learning_rate=lr,
