@@ -684,3 +684,16 @@ def test_input_stats_match_numpy_without_copying_x_whole():
     X64 = X.astype(np.float64)
     np.testing.assert_allclose(stats.mean, X64.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(stats.std, X64.std(axis=0), rtol=1e-12)
+
+
+def test_the_layer_table_names_the_per_unit_spread_signal_std(digits):
+    """Two spreads, two names: the table's is the per-unit std (signal_std), not the std
+    over every entry that the demo and the study call the activation std."""
+    _, X, _, y = digits                                        # pixels / 16: offsets
+    net = glassnet.Network([64, 16, 10], activation="tanh", seed=0)
+    report = diagnose(net, X, y)
+    text = str(report)
+    header = next(line for line in text.splitlines() if "activation" in line and "units" in line)
+    assert "signal std" in header and "act std" not in text
+    first = report.layers[0]["start"]
+    assert first["signal_std"] < 0.8 * first["post_std"]         # they differ
