@@ -266,6 +266,7 @@ def test_dask_array_trains_to_the_weights_of_its_numpy_twin(dask_client):
     assert np.array_equal(a.params, b.params)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_dask_dataframe_and_the_estimators(dask_client):
     import dask.array as da
     import dask.dataframe as dd
@@ -328,3 +329,15 @@ def test_reading_progress_reports_bytes(tmp_path, csv):
         (d, t))))
     assert len(chunks) == 6 and reports[-1][0] == reports[-1][1] == os.path.getsize(csv)
     assert [c.first_row for c in chunks] == [1, 501, 1001, 1501, 2001, 2501]
+
+
+def test_train_shows_reading_and_conversion_progress(tmp_path, csv, capsys, monkeypatch):
+    import glassnet.cli.train as cli_train
+    monkeypatch.setattr(cli_train, "READING_BAR_BYTES", 0)     # every file counts as large
+    assert _cli("train", csv, "--target", "label", "--epochs", "1", "--max-memory", "1KB",
+                "-o", tmp_path / "m.glassnet") == 0
+    err = capsys.readouterr().err
+    assert "converting" in err and "training" in err
+    assert _cli("train", csv, "--target", "label", "--epochs", "1",
+                "-o", tmp_path / "n.glassnet") == 0
+    assert "reading" in capsys.readouterr().err
