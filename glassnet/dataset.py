@@ -482,6 +482,81 @@ def _open_cache(cache: Path, table, settings: dict) -> TrainingSet | None:
                        int(mark["rows"]), cache, reused=True)
 
 
+class PageGuard:
+    """Keep the pages of memory-mapped arrays that the process holds to about ``allowance``.
+
+    Training gathers batches from the whole map, and a pass over it (a finiteness check,
+    the epoch's metrics) touches every page; the kernel keeps the touched pages mapped into
+    the process until it needs the memory.  While the guard is active a thread reads the
+    process's mapped-file size (``RssFile`` in /proc/self/status) every ``interval``
+    seconds and, above ``limit``, tells the kernel the arrays' pages are not needed
+    (``madvise(MADV_DONTNEED)``); the limit is ``allowance`` above what was mapped when
+    the guard started (the libraries).  The mapping is a read-only view of the file, so nothing
+    is lost: a page touched again is mapped again from the page cache.  The values read
+    are the same; only the resident size changes.  Where /proc or madvise is missing the
+    guard does nothing.
+
+    >>> import numpy as np
+    >>> with PageGuard([np.zeros(3)], allowance=2 ** 20):
+    ...     pass
+    """
+
+    def __init__(self, arrays, allowance: int, interval: float = 0.05):
+        self.maps = [m for m in (getattr(a, "_mmap", None) for a in arrays) if m is not None]
+        self.allowance = int(allowance)
+        self.limit = None
+        self.interval = interval
+        self.released = 0
+        self._stop = None
+
+    @staticmethod
+    def mapped_file_bytes() -> int | None:
+        """The process's resident file-backed pages (libraries and maps), or None."""
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("RssFile:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError):
+            return None
+        return None
+
+    def release(self) -> None:
+        import mmap
+        for m in self.maps:
+            with contextlib.suppress(ValueError, OSError, AttributeError):
+                m.madvise(mmap.MADV_DONTNEED)
+        self.released += 1
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            size = self.mapped_file_bytes()
+            if size is None:
+                return
+            if size > self.limit:
+                self.release()
+
+    def __enter__(self):
+        import mmap
+        import threading
+        baseline = self.mapped_file_bytes()
+        if not self.maps or not hasattr(mmap, "MADV_DONTNEED") or baseline is None:
+            return self
+        self.limit = baseline + self.allowance
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="glassnet-page-guard",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if self._stop is not None:
+            self._stop.set()
+            self._thread.join()
+            self.release()
+        return False
+
+
 def parse_size(text: str) -> int:
     """'1GB', '512MB', '2.5G', '100000' (bytes) -> bytes; binary units (1 GB = 2**30 B)."""
     units = {"": 1, "B": 1, "K": 2 ** 10, "KB": 2 ** 10, "M": 2 ** 20, "MB": 2 ** 20,

@@ -108,6 +108,27 @@ def test_interrupted_conversion_leaves_no_trusted_cache(tmp_path, csv, monkeypat
                                                        "y_val.npy"]
 
 
+def test_page_guard_keeps_mapped_pages_bounded_and_values_intact(tmp_path):
+    if dataset.PageGuard.mapped_file_bytes() is None:
+        pytest.skip("no /proc/self/status RssFile on this system")
+    import time
+    path = tmp_path / "big.npy"
+    values = np.arange(16 * 2 ** 20 // 8, dtype=np.float64)          # 16 MB
+    np.save(path, values)
+    mapped = np.load(path, mmap_mode="r")
+    expected = float(values.sum())
+    with dataset.PageGuard([mapped], allowance=2 ** 20, interval=0.01) as guard:
+        for _ in range(3):
+            assert float(mapped.sum()) == expected                    # every page touched
+            time.sleep(0.1)
+        # the guard has dropped the pages since: far less than the 16 MB is still mapped
+        assert dataset.PageGuard.mapped_file_bytes() < guard.limit + 8 * 2 ** 20
+        assert guard.released >= 1
+    unguarded = dataset.PageGuard.mapped_file_bytes()
+    float(mapped.sum())
+    assert dataset.PageGuard.mapped_file_bytes() > unguarded + 8 * 2 ** 20   # the contrast
+
+
 def test_a_bad_value_is_named_by_its_row_in_the_whole_file(tmp_path, capsys):
     frame = _table(1000)
     frame["f2"] = frame["f2"].astype(object)
