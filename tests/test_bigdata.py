@@ -108,6 +108,43 @@ def test_interrupted_conversion_leaves_no_trusted_cache(tmp_path, csv, monkeypat
                                                        "y_val.npy"]
 
 
+def test_parallel_conversion_gives_the_arrays_of_one_pass(tmp_path, csv, monkeypatch):
+    kw = dict(target="label", features=[f"f{i}" for i in range(6)], task="auto",
+              validation=0.2, seed=0, standardize=True, dtype="float32", chunk_rows=400)
+    one = dataset.load(tables.open_table(csv), cache=None, **kw)
+    used = []
+    real = dataset._read_parallel
+
+    def spy(*args, **kwargs):
+        result = real(*args, **kwargs)
+        used.append(result is not None)
+        return result
+
+    monkeypatch.setattr(dataset, "PARALLEL_BYTES", 0)          # every file counts as large
+    monkeypatch.setattr(dataset, "_parse_workers", lambda table: 3)
+    monkeypatch.setattr(dataset, "_read_parallel", spy)
+    par = dataset.load(tables.open_table(csv), cache=tmp_path / "p.cache", **kw)
+    assert used == [True]
+    for name in ("X_train", "X_val", "y_train", "y_val"):
+        assert np.array_equal(getattr(par, name), getattr(one, name)), name
+    assert par.targets.classes == one.targets.classes
+    assert not list((tmp_path / "p.cache").glob("raw*"))
+    # a quoted field (it could hide a line end): the single pass, same result
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text(csv.read_text().replace(",yes,", ',"yes",'))
+    used.clear()
+    again = dataset.load(tables.open_table(quoted), cache=tmp_path / "q.cache", **kw)
+    assert used == [False] and np.array_equal(again.X_train, one.X_train)
+    # a bad value: the single pass names its row in the whole file
+    frame = _table(3000)
+    frame["f3"] = frame["f3"].astype(object)
+    frame.loc[2718, "f3"] = "n/a?"
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    with pytest.raises(GlassnetError, match=r"'n/a\?' in data row 2719"):
+        dataset.load(tables.open_table(bad), cache=tmp_path / "b.cache", **kw)
+
+
 def test_page_guard_keeps_mapped_pages_bounded_and_values_intact(tmp_path):
     if dataset.PageGuard.mapped_file_bytes() is None:
         pytest.skip("no /proc/self/status RssFile on this system")
