@@ -276,6 +276,8 @@ def load(table, *, target: str, features: Sequence[str], task: str, validation: 
     found = _open_cache(cache, table, settings)
     if found is not None:
         return found
+    # what the file is before reading it: a change while it is read is then seen
+    settings = {**settings, "source": fingerprint(table.path)}
     try:
         _clear(cache)
         return _load(table, target, features, task, validation, seed, standardize, dtype,
@@ -313,8 +315,12 @@ def _load(table, target, features, task, validation, seed, standardize, dtype, c
     if cache is None:
         return TrainingSet(arrays["train"], t.y[train_rows], arrays["val"], t.y[val_rows],
                            list(features), t, scaler, n_rows)
-    _finish_cache(cache, table, settings, t, t.y[train_rows], t.y[val_rows], scaler, n_rows)
+    source = settings.pop("source")
+    _finish_cache(cache, source, settings, t, t.y[train_rows], t.y[val_rows], scaler, n_rows)
     result = _open_cache(cache, table, settings)
+    if result is None:
+        raise GlassnetError(f"{table.name!r} changed while it was being converted; run "
+                            "again when it is complete.")
     result.reused = False
     return result
 
@@ -594,12 +600,12 @@ def _clear(cache: Path) -> None:
             entry.unlink()
 
 
-def _finish_cache(cache: Path, table, settings: dict, t: Targets, y_train, y_val, scaler,
-                  rows: int) -> None:
+def _finish_cache(cache: Path, source: dict, settings: dict, t: Targets, y_train, y_val,
+                  scaler, rows: int) -> None:
     """The targets, then the mark that says the cache is complete (atomically, last)."""
     np.save(cache / "y_train.npy", y_train)
     np.save(cache / "y_val.npy", y_val)
-    mark = {"source": fingerprint(table.path), "settings": settings,
+    mark = {"source": source, "settings": settings,
             "task": t.task, "classes": t.classes, "n_outputs": t.n_outputs, "rows": rows,
             "mean": scaler.mean.tolist(), "std": scaler.std.tolist()}
     with atomic_write(cache / CACHE_MARK, "w") as f:
