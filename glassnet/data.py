@@ -109,16 +109,39 @@ def _rows(mask: np.ndarray, limit: int = 5, first_row: int = 1) -> str:
 # --- columns --------------------------------------------------------------------------------
 
 def check_target_column(frame, target: str, where: str) -> None:
-    """The target column must exist; the error lists the file's columns (and a near match)."""
+    """The target column must exist; the error suggests the closest of all the columns.
+
+    The suggestions are drawn from every column (a case-insensitive match first, then
+    :func:`difflib.get_close_matches`) and never cut; the listing of the columns may be.
+    A file read as a single column whose name holds ``;``, a tab or ``|`` was split on the
+    wrong separator, and the message says which ``--sep`` to pass.
+    """
     if target in frame.columns:
         return
     columns = [str(c) for c in frame.columns]
-    close = difflib.get_close_matches(target, columns, n=1, cutoff=0.6)
-    lowered = [c for c in columns if c.strip().lower() == target.strip().lower()]
-    hint = lowered or close
-    guess = f" Did you mean {hint[0]!r}?" if hint else ""
-    raise GlassnetError(f"{where}: there is no target column {target!r}. The columns are: "
-                        f"{quote_names(columns, 30)}.{guess}")
+    if len(columns) == 1:
+        sep = next((s for s in (";", "\t", "|") if s in columns[0]), None)
+        if sep is not None:
+            raise GlassnetError(
+                f"{where}: there is no target column {target!r}: the file was read as one "
+                f"column named {columns[0]!r}, which holds {sep!r}: its fields are probably "
+                f"separated by {sep!r}. Pass --sep "
+                + ("$'\\t'" if sep == "\t" else repr(sep)) + ".")
+    key = target.strip().lower()
+    lowered = [c for c in columns if c.strip().lower() == key]
+    by_lower = {}                                    # lower-cased name -> the names it covers
+    for c in columns:
+        by_lower.setdefault(c.strip().lower(), []).append(c)
+    close = [c for k in difflib.get_close_matches(key, list(by_lower), n=3, cutoff=0.6)
+             for c in by_lower[k]]
+    hint = list(dict.fromkeys(lowered + close))
+    if hint:
+        guess = (f" Did you mean {hint[0]!r}?" if len(hint) == 1 else
+                 f" Did you mean one of {', '.join(repr(h) for h in hint)}?")
+    else:
+        guess = " No column name is close to it."
+    raise GlassnetError(f"{where}: there is no target column {target!r}.{guess} The "
+                        f"{len(columns)} columns are: {quote_names(columns, 100)}.")
 
 
 def feature_matrix(frame, features: Sequence[str], where: str, *,

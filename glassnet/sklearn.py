@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import numbers
 import re
-import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -60,7 +59,7 @@ from . import schedules as _sched
 from . import training as _training
 from .doctor import DoctorInputs, explain_divergence
 from .doctor.probe import column_names
-from ._validation import GlassnetError, check_bool, check_choice, check_float, check_int
+from ._validation import GlassnetError, check_bool, check_choice, check_float, check_int, warn
 from .callbacks import EarlyStopping, ReduceLROnPlateau
 from .network import Network
 
@@ -328,8 +327,8 @@ class _GlassMLP(BaseEstimator):
         Xs = self._scale(X, net.dtype)
         batch_size = self._batch_size(n)
         if self.batch_size != "auto" and self.batch_size > n:
-            warnings.warn(f"Got `batch_size` larger than the sample size ({n}); it is clipped "
-                          "to the sample size.", UserWarning, stacklevel=4)
+            warn(f"Got `batch_size` larger than the sample size ({n}); it is clipped to the "
+                 "sample size.", UserWarning)
 
         if incremental:
             kept = net.training_state       # the optimizer state partial_fit continues
@@ -369,9 +368,8 @@ class _GlassMLP(BaseEstimator):
             self.best_loss_ = min(self.best_loss_, min(history.loss))
         if not incremental and not history.stopped_early and not history.interrupted and \
                 self.n_iter_ == params["max_iter"]:
-            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({params['max_iter']}) "
-                          "reached and the optimization hasn't converged yet.",
-                          ConvergenceWarning, stacklevel=4)
+            warn(f"Stochastic Optimizer: Maximum iterations ({params['max_iter']}) reached and "
+                 "the optimization hasn't converged yet.", ConvergenceWarning)
         return self
 
     def _fit_chunked(self, data, y, sample_weight, incremental: bool, params: dict):

@@ -52,9 +52,11 @@ from . import metrics as _metrics
 from . import optimizers as _opt
 from . import progress as _progress
 from . import sources as _sources
-from ._validation import GlassnetError, check_bool, check_float, check_int
+from ._validation import (GlassnetError, UnscaledInputWarning, check_bool, check_float, check_int,
+                          input_scale_message, warn)
 from .callbacks import Callback, EarlyStopping, TrainingContext, overrides
 from .history import DivergenceError, History, _rebuild_divergence  # noqa: F401 (re-exported)
+from .network import Network
 
 
 class TrainingState:
@@ -202,7 +204,9 @@ def fit(net, X, y, *, epochs: int = _D.epochs, batch_size: int = _D.batch_size,
         When the loss or the weights become non-finite (the network keeps finite weights).
     """
     given = {name: value for name, value in locals().items() if name in FIT_ARGUMENTS}
-    return train(net, X, y, replace(DEFAULTS, **given))
+    # Network.fit: the same run, with the doctor explaining a divergence (the hook the
+    # network supplies; this module never imports the doctor)
+    return Network.fit(net, X, y, **given)
 
 
 def partial_fit(net, X, y, *, batch_size: int = _D.batch_size, optimizer=None,
@@ -219,7 +223,7 @@ def partial_fit(net, X, y, *, batch_size: int = _D.batch_size, optimizer=None,
     continues fit's optimizer.  Returns a one-epoch History.
     """
     given = {name: value for name, value in locals().items() if name in FIT_ARGUMENTS}
-    return train(net, X, y, partial_fit_settings(net, **given))
+    return Network.partial_fit(net, X, y, **given)      # as fit: with the doctor's hook
 
 
 def partial_fit_settings(net, *, optimizer=None, learning_rate=None,
@@ -344,6 +348,7 @@ def _prepare(net, X, y, s: FitSettings) -> _Run:
     if resume is True and checkpoint is None:
         raise GlassnetError("resume=True needs checkpoint=PATH (the file to resume from).")
 
+    names = getattr(X, "columns", None)             # a DataFrame's column names
     chunked = _sources.as_chunked(X, y, s.sample_weight)
     if chunked is not None:
         # block-wise data (Dask, a list or iterable of chunks): read block by block, never
@@ -369,6 +374,10 @@ def _prepare(net, X, y, s: FitSettings) -> _Run:
         opt, state, step = kept.optimizer, kept.state, kept.step
     else:
         state, step = opt.init(net.params), 0
+    if not s.continue_optimizer or kept is None:   # fit, or the first partial_fit of a stream
+        message = input_scale_message(X, None if names is None else list(names))
+        if message:
+            warn(message, UnscaledInputWarning)
     metric_list = _metrics.resolve(s.metrics, net)
     user_callbacks = _callback_list(s.callbacks)
     for i, cb in enumerate(user_callbacks):
