@@ -142,10 +142,6 @@ class Table:
             raise GlassnetError(f"{self.what} {self.name!r} cannot be read as Parquet: "
                                 f"{exc}".rstrip()) from None
 
-    def head(self, rows: int = 1000):
-        """The first ``rows`` rows (for a look at the columns' kinds)."""
-        return next(iter(self.chunks(rows))).frame
-
 
 def open_table(path, *, sep: str = ",", what: str = "data file") -> Table:
     """Open a CSV or Parquet table for chunked reading; errors name the file and what is wrong."""

@@ -9,6 +9,7 @@ scaling, so ``glassnet predict`` needs nothing else.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 import warnings
@@ -291,6 +292,10 @@ def run(args) -> int:
             console.print(f"[yellow]warning:[/] {unscaled.split('. Large inputs')[0]}. "
                           "Drop --no-standardize to train on standardized features.")
     t_fit = time.perf_counter()
+    # a memory-mapped cache: keep the pages training touches within a quarter of the budget
+    guard = (dataset.PageGuard([ts.X_train, ts.X_val], allowance=budget // 4)
+             if cache is not None else contextlib.nullcontext())
+    guard.__enter__()
     try:
         with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", UnscaledInputWarning)
@@ -301,6 +306,9 @@ def run(args) -> int:
                 metrics=["accuracy"] if task == "classification" else ["r2"],
                 early_stopping=stopping, patience=patience,
                 callbacks=[bar] if bar else [], explain_divergence=explain_divergence))
+    except BaseException:
+        guard.__exit__(None, None, None)
+        raise
     finally:
         if bar:
             bar.close()
@@ -320,9 +328,12 @@ def run(args) -> int:
     fit_seconds = time.perf_counter() - t_fit
 
     # --- results ---
-    metrics = {"train": _metrics(net, ts.X_train, ts.y_train, task, target_scaler)}
-    if n_val:
-        metrics["validation"] = _metrics(net, ts.X_val, ts.y_val, task, target_scaler)
+    try:
+        metrics = {"train": _metrics(net, ts.X_train, ts.y_train, task, target_scaler)}
+        if n_val:
+            metrics["validation"] = _metrics(net, ts.X_val, ts.y_val, task, target_scaler)
+    finally:
+        guard.__exit__(None, None, None)
     net.metadata = {
         "task": task,
         "target_name": args.target,
