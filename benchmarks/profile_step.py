@@ -17,7 +17,7 @@ buffers after one real step (the library's own functions, not a re-implementatio
                   rate is folded into the backward pass), else update() and params += grads
   data            gathering each batch's rows in the epoch's order (fit's own _Batches)
 
-then the whole ``_train_batch`` loop and the whole ``fit`` (1 epoch large, 20 small) are
+then the whole ``compute_gradients`` loop and the whole ``fit`` (1 epoch large, 20 small) are
 timed, and what is left,
 ``fit`` minus the parts, is the fit loop's own Python and NumPy call overhead.  Times are
 the best of ``--repeats`` and are reported per step and as a share of the fit.  On a busy
@@ -74,10 +74,10 @@ def profile(regime: str, dtype: str, repeats: int, backend: str = "numpy") -> li
         return profile_numba(regime, dtype, repeats)
     X, y, sizes, bs = regime_data(regime, dtype)
     net = glassnet.Network(sizes, activation="relu", dtype=dtype, seed=0, backend="numpy")
-    Xc, Y, _ = net._check_pair(X, y)
+    Xc, Y, _ = net.check_data(X, y)
     n, steps = Xc.shape[0], -(-Xc.shape[0] // bs)
     x, yb = Xc[:bs], Y[:bs]
-    net._train_batch(x, yb)                        # fills the workspace with real values
+    net.compute_gradients(x, yb)                        # fills the workspace with real values
     ws = net._workspaces[bs]
     L = net.n_layers
     reps = max(20, 20_000 // (sizes[1] * bs // 32))
@@ -94,7 +94,7 @@ def profile(regime: str, dtype: str, repeats: int, backend: str = "numpy") -> li
             if l:
                 np.dot(ws.delta[l], net.weights[l].T, out=ws.delta[l - 1])
     parts["GEMM (all products of a step)"] = best_time(gemm, reps, repeats)
-    net._train_batch(x, yb)
+    net.compute_gradients(x, yb)
 
     def bias_add():
         for l in range(L):
@@ -149,7 +149,7 @@ def profile(regime: str, dtype: str, repeats: int, backend: str = "numpy") -> li
 
     def train_batches():
         for start in range(0, n, bs):
-            net._train_batch(Xc[start:start + bs], Y[start:start + bs])
+            net.compute_gradients(Xc[start:start + bs], Y[start:start + bs])
     whole_tb = best_time(train_batches, 1, repeats) / steps
 
     epochs = 1 if regime == "large" else 20        # setting up a fit is amortised as it is in use
@@ -160,7 +160,7 @@ def profile(regime: str, dtype: str, repeats: int, backend: str = "numpy") -> li
 
     rows = [(name, t) for name, t in parts.items()]
     in_step = sum(t for name, t in rows if not name.startswith(("optimizer", "data")))
-    rows.append(("_train_batch: Python and call overhead", whole_tb - in_step))
+    rows.append(("compute_gradients: Python and call overhead", whole_tb - in_step))
     rows.append(("fit loop: Python, callbacks, per-epoch work", whole_fit - whole_tb
                  - parts["optimizer step (sgd: params += grads)"]
                  - parts["data: gathering each batch's rows"]))
@@ -172,10 +172,10 @@ def profile_numba(regime: str, dtype: str, repeats: int) -> list:
     from glassnet import _numba as K
     X, y, sizes, bs = regime_data(regime, dtype)
     net = glassnet.Network(sizes, activation="relu", dtype=dtype, seed=0, backend="numba")
-    Xc, Y, _ = net._check_pair(X, y)
+    Xc, Y, _ = net.check_data(X, y)
     n, steps = Xc.shape[0], -(-Xc.shape[0] // bs)
     x, yb = Xc[:bs].copy(), Y[:bs].copy()
-    net._train_batch(x, yb)                        # compiles (or loads) the kernels
+    net.compute_gradients(x, yb)                        # compiles (or loads) the kernels
     kernels = net._kernels
     whole = kernels.whole and bs * kernels.whole_macs <= K.WHOLE_STEP_MACS
     kernels._layers(x, yb, None, 1.0)              # fills the numpy-layout workspace
@@ -232,12 +232,12 @@ def profile_numba(regime: str, dtype: str, repeats: int) -> list:
             batches.batch(index, start, min(start + bs, n))
     parts["data: gathering each batch's rows"] = best_time(gather, 1, repeats) / steps
     if whole:
-        step = kernels.fit_step(batches)
+        step = kernels.fit_step(batches, lambda state: (0.0, state))   # params stay
         net.params[...] = saved
 
         def whole_steps():
             for start in range(0, n, bs):
-                step(index, start, min(start + bs, n), 0.0)   # factor 0: params stay
+                step(index, start, min(start + bs, n), None)
         parts = {"GEMM (all products of a step, from Python)":
                  parts["GEMM (all products of a step, from Python)"],
                  "kernels alone: bias + act, derivative, output (each from Python)":
@@ -248,7 +248,7 @@ def profile_numba(regime: str, dtype: str, repeats: int) -> list:
     else:
         def train_batches():
             for start in range(0, n, bs):
-                net._train_batch(Xc[start:start + bs], Y[start:start + bs])
+                net.compute_gradients(Xc[start:start + bs], Y[start:start + bs])
         whole_tb = best_time(train_batches, 1, repeats) / steps
     epochs = 1 if regime == "large" else 20
 
@@ -263,7 +263,7 @@ def profile_numba(regime: str, dtype: str, repeats: int) -> list:
         return rows, whole_tb, whole_fit, parts["GEMM (all products of a step, from Python)"], \
             steps
     in_step = sum(t for name, t in rows if not name.startswith(("optimizer", "data")))
-    rows.append(("_train_batch: Python and call overhead", whole_tb - in_step))
+    rows.append(("compute_gradients: Python and call overhead", whole_tb - in_step))
     rows.append(("fit loop: Python, callbacks, per-epoch work", whole_fit - whole_tb
                  - parts["optimizer step (sgd: params += grads)"]
                  - parts["data: gathering each batch's rows"]))
@@ -290,9 +290,9 @@ def main(argv=None) -> int:
     print(f"  {'part':{width}s}{'us/step':>10s}{'share of fit':>14s}")
     for name, t in rows:
         print(f"  {name:{width}s}{t * 1e6:10.1f}{t / fit:14.1%}")
-    print(f"  {'= _train_batch, whole':{width}s}{tb * 1e6:10.1f}{tb / fit:14.1%}")
+    print(f"  {'= compute_gradients, whole':{width}s}{tb * 1e6:10.1f}{tb / fit:14.1%}")
     print(f"  {'= fit, whole':{width}s}{fit * 1e6:10.1f}{1:14.1%}")
-    print(f"  fit / GEMM alone = {fit / gemm:.2f};  _train_batch / GEMM alone = {tb / gemm:.2f}")
+    print(f"  fit / GEMM alone = {fit / gemm:.2f};  compute_gradients / GEMM alone = {tb / gemm:.2f}")
     return 0
 
 

@@ -359,7 +359,7 @@ class Kernels:
         self.kinds = [KINDS.get(a.name, -1) if a.elementwise else -1 for a in hidden]
         self.consts = [consts(dt, a.params.get(PARAM.get(a.name, ""), 0.0)) for a in hidden]
         pair = (net.output.name, net.loss.name)
-        self.out_kind = OUTPUTS.get(pair, -1) if net._fused else -1
+        self.out_kind = OUTPUTS.get(pair, -1) if net.fused_loss else -1
         self.safe = self.scalar(np.sqrt(np.finfo(dt).tiny))
         sizes = net.layer_sizes
         self.whole = (self.out_kind >= 0 and all(k >= 0 for k in self.kinds))
@@ -367,6 +367,7 @@ class Kernels:
         self._kinds = self.kinds + [0]
         self._cs = np.stack(self.consts + [consts(dt, self.safe)])   # output: safe first
         self._flat: dict = {}
+        self._fused_for, self._fused = None, None
         self.prepare_seconds = 0.0
 
     def parts(self) -> dict:
@@ -396,7 +397,7 @@ class Kernels:
     # --- the step ---------------------------------------------------------------------------
 
     def train_batch(self, x, y, sw=None, factor: float = 1.0) -> float:
-        """``Network._train_batch`` through the kernels; NumPy's code where there is none."""
+        """``Network.compute_gradients`` through the kernels; NumPy's code where there is none."""
         if self.dtype.name not in _PREPARED:
             self.prepare()
         net = self.net
@@ -411,11 +412,13 @@ class Kernels:
                               self.scalar(factor / n))
         return self._layers(x, y, sw, factor)
 
-    def fit_step(self, batches):
-        """``step(index, start, stop, factor) -> loss`` for fit's plain-SGD loop: gather,
-        forward, backward and ``params += grads`` in one compiled call; None where that
-        does not apply (sample weights, a layer or output without a kernel, a big network,
-        data NumPy holds in another layout)."""
+    def fit_step(self, batches, linear):
+        """``step(index, start, stop, state) -> (loss, state)`` for fit's plain-SGD loop
+        (``linear``: the optimizer's, see ``Optimizer.linear``): gather, forward, backward
+        and ``params += grads`` in one compiled call; None where that does not apply
+        (sample weights, a layer or output without a kernel, a big network, data NumPy
+        holds in another layout).  Unlike ``Network.train_step`` the step is applied even
+        when the loss is not finite; fit then restores the epoch's starting weights."""
         X, Y = batches.X, batches.Y
         n = batches.bx.shape[0]
         if not (self.whole and batches.sw is None and n * self.whole_macs <= WHOLE_STEP_MACS
@@ -431,13 +434,14 @@ class Kernels:
         last = [None, None, None, None]           # (m, factor, meta, work) and mult below
         mult = [None]
 
-        def step(index, start, stop, factor):
+        def step(index, start, stop, state):
+            factor, state = linear(state)
             m = stop - start
             if m != last[0] or factor != last[1]:
                 last[:] = m, factor, *self._whole_workspace(m)
                 mult[0] = scalar(factor / m)
             return fit_step(X, Y, no_rows if index is None else index, start, stop, params,
-                            grads, last[2], cs, last[3], mult[0])
+                            grads, last[2], cs, last[3], mult[0]), state
         return step
 
     def _layers(self, x, y, sw, factor) -> float:
@@ -507,8 +511,10 @@ class Kernels:
     def fused_update(self, opt, state):
         """``step(grads, state, params) -> state`` doing ``update`` and ``params += grads``
         in one pass, or None when the optimizer has no kernel (or is linear: plain SGD's
-        step is already folded into the backward pass)."""
-        return fused_update(opt, state, self.dtype)
+        step is already folded into the backward pass).  Kept for the last optimizer."""
+        if self._fused_for is not opt:
+            self._fused_for, self._fused = opt, fused_update(opt, state, self.dtype)
+        return self._fused
 
 
 def fused_update(opt, state, dtype):

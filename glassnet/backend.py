@@ -118,8 +118,8 @@ class _Lazy:
     def prepare(self):
         return self.load().prepare()
 
-    def fit_step(self, batches):
-        return self.load().fit_step(batches)
+    def fit_step(self, batches, linear):
+        return self.load().fit_step(batches, linear)
 
     def parts(self):
         return self.load().parts()

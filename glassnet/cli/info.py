@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from .._validation import GlassnetError
+from ..io import describe
 
 HELP = "Describe a model file: architecture, classes, features, scaling, version."
 
@@ -30,7 +32,6 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ..io import describe
 
     info = describe(args.model)
     header = info["header"]
@@ -92,6 +93,12 @@ def run(args) -> int:
         facts.append(("training", f"{training.get('epochs')} epochs, {training.get('optimizer')} "
                                   f"lr {training.get('learning_rate')}, batch "
                                   f"{training.get('batch_size')}"))
+        stopping = training.get("early_stopping")
+        if isinstance(stopping, dict):
+            facts.append(("kept epoch", f"{training.get('kept_epoch')} of "
+                                        f"{training.get('epochs')} (early stopping on "
+                                        f"{stopping.get('monitor')}, patience "
+                                        f"{stopping.get('patience')})"))
         for split, values in (training.get("metrics") or {}).items():
             facts.append((f"{split} metrics", ", ".join(
                 f"{k} {v:.1%}" if "accuracy" in k else f"{k} {v:.4g}" for k, v in values.items())))
@@ -122,7 +129,6 @@ def run(args) -> int:
 
 def _check_metadata(meta: dict, model) -> None:
     """The fields glassnet train stores must have the types it stores (hand edits may not)."""
-    from .._validation import GlassnetError
 
     def real(v):
         return isinstance(v, (int, float)) and not isinstance(v, bool)
