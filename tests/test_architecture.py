@@ -33,7 +33,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "glassnet"
 LAYERS = [
     ("base", {"_validation", "_version", "_registry"}),
     ("maths", {"activations", "losses", "initializers", "schedules", "optimizers", "metrics"}),
-    ("network", {"network"}),
+    ("network", {"network", "backend", "_numba"}),
     ("training loop, doctor, files", {"callbacks", "progress", "history", "training", "neuro",
                                       "checkpoint", "io", "data", "convert", "export",
                                       "doctor", "tables", "dataset", "sources"}),
@@ -53,7 +53,8 @@ HAND_OFFS = {
 
 #: glassnet modules that need an optional extra to be imported at all: others import them
 #: inside the function that needs them, and they may import their extra at their top
-NEEDS_EXTRA = {"glassnet.sklearn": "scikit-learn", "glassnet.playground.server": "starlette"}
+NEEDS_EXTRA = {"glassnet.sklearn": "scikit-learn", "glassnet.playground.server": "starlette",
+               "glassnet._numba": "numba"}
 
 #: what any module may import at its top besides the standard library and glassnet
 CORE_DEPENDENCIES = {"numpy"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from .. import backend as _backend
 from .._validation import GlassnetError
 from ..io import describe
 
@@ -107,9 +108,8 @@ def run(args) -> int:
     for key in other:
         facts.append((key, _short([meta[key]]) if not isinstance(meta[key], list)
                       else _short(meta[key])))
-    from ..backend import describe as backend_here
     # not stored in the file: the backend is chosen where the model is trained
-    facts.append(("backend (here)", backend_here()))
+    facts.append(("backend (here)", _backend.describe()))
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
