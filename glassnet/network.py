@@ -567,7 +567,8 @@ class Network:
         # which is most of the cost of a step on small layers
         n = x.shape[0]
         ws = self._workspaces.get(n) or self._workspace(n)
-        W, B, acts, gW, gB = self._weights, self._biases, self.activations, self._grad_w, self._grad_b
+        W, B, acts = self._weights, self._biases, self.activations
+        gW, gB = self._grad_w, self._grad_b
         zs, As, deltas = ws.z, ws.a, ws.delta
         last = len(W) - 1
         a = x
@@ -655,7 +656,10 @@ class Network:
             gw += self._l2
         if not math.isfinite(loss):
             return loss, state
-        state = optimizer.update(self.grads, state, self.params) if linear is None else following
+        if linear is None:
+            state = optimizer.update(self.grads, state, self.params)
+        else:
+            state = following
         self.params += self.grads
         return loss, state
 
