@@ -635,8 +635,10 @@ class Network:
         on the weights (``batch_n``: the batch's size or sample-weight sum), then
         ``optimizer.update`` turns ``grads`` into the step and ``params += grads``.  Plain
         SGD folds ``-learning_rate`` into the backward pass instead (``Optimizer.linear``).
-        When the loss is not finite nothing is applied: the caller decides what follows.
-        Afterwards ``grads`` holds the step that was taken.
+        When the loss is not finite nothing is applied: the caller decides what follows
+        (fit runs its steps under ``np.errstate(over="ignore", invalid="ignore")`` and
+        checks the loss, which is cheaper than an errstate per step).  Afterwards ``grads``
+        holds the step that was taken.
         """
         linear = optimizer.linear
         if linear is None:
