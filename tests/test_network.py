@@ -577,4 +577,4 @@ def test_layout_names_each_layers_slice_of_the_flat_buffers():
     for l in range(net.n_layers):
         np.testing.assert_array_equal(net.params[net.layout.weights[l]], net.weights[l].ravel())
         np.testing.assert_array_equal(net.params[net.layout.biases[l]], net.biases[l])
-    assert net.layout.weights[0] == slice(0, 20) and net.layout.biases[-1] == slice(35, 38)
+    assert net.layout.weights[0] == slice(0, 20) and net.layout.biases[-1] == slice(40, 43)
