@@ -25,6 +25,7 @@ onnx, torch and scikit-learn are imported only when their exporter is called.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -440,9 +441,13 @@ def to_onnx(model, path, *, opset: int | None = None, input_dtype=None) -> Path:
     >>> path.suffix
     '.onnx'
     """
-    from .io import _as_path, atomic_write
+    from .io import atomic_write
+    try:
+        path = Path(os.fspath(path))
+    except TypeError:
+        raise GlassnetError(f"path must be the ONNX file's path (a str or os.PathLike); got "
+                            f"{type(path).__name__} {path!r:.60}.") from None
     proto = build_onnx(model, opset=opset, input_dtype=input_dtype)
-    path = _as_path(path, "ONNX file")
     data = proto.SerializeToString()
     with atomic_write(path, "wb") as f:
         f.write(data)

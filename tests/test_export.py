@@ -291,6 +291,8 @@ def test_to_onnx_refuses_bad_input_clearly(tmp_path):
         to_onnx(GlassClassifier(), tmp_path / "x.onnx")
     with pytest.raises(GlassnetError, match="opset must be an integer from 13"):
         to_onnx(net, tmp_path / "x.onnx", opset=7)
+    with pytest.raises(GlassnetError, match="path must be the ONNX file's path .* got int"):
+        to_onnx(net, 3)
     with pytest.raises(GlassnetError, match="folder .* does not exist"):
         to_onnx(net, tmp_path / "missing" / "x.onnx")
     net.metadata["classes"] = ["only one"]
