@@ -25,7 +25,6 @@ onnx, torch and scikit-learn are imported only when their exporter is called.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,11 @@ from typing import Any
 import numpy as np
 
 from ._validation import GlassnetError
+from ._version import __version__
+from .activations import SELU_ALPHA, SELU_SCALE, _GELU_C, _GELU_CLIP
+from .data import Standardizer
+from .io import _as_path, atomic_write
+from .network import Network
 
 __all__ = ["to_onnx", "build_onnx", "to_torch", "to_sklearn", "DEFAULT_OPSET", "MIN_OPSET"]
 
@@ -64,7 +68,6 @@ class _Exported:
 
 
 def _resolve(model, caller: str) -> _Exported:
-    from .network import Network
     if isinstance(model, Network):
         return _from_network(model, caller)
     if type(model).__name__ in ("GlassClassifier", "GlassRegressor") \
@@ -80,7 +83,6 @@ def _resolve(model, caller: str) -> _Exported:
 
 
 def _from_network(net, caller: str) -> _Exported:
-    from .data import Standardizer
     meta = net.metadata or {}
     n_in, n_out = net.layer_sizes[0], net.layer_sizes[-1]
     mean = scale = None
@@ -212,7 +214,6 @@ def _onnx_elu(g, z, p):
 
 
 def _onnx_selu(g, z, p):
-    from .activations import SELU_ALPHA, SELU_SCALE
     inner = _onnx_where_positive(g, z, g.op("Mul", g.const(SELU_ALPHA, "selu_alpha"),
                                             _onnx_expm1_nonpositive(g, z)))
     return g.op("Mul", g.const(SELU_SCALE, "selu_scale"), inner)
@@ -226,7 +227,6 @@ def _onnx_softplus(g, z, p):
 
 
 def _onnx_gelu(g, z, p):
-    from .activations import _GELU_C, _GELU_CLIP
     # 0.5 z (1 + tanh(sqrt(2/pi) (zc + 0.044715 zc^3))), zc = clip(z, -10, 10) as in glassnet
     zc = g.op("Clip", z, g.const(-_GELU_CLIP, "clip_min"), g.const(_GELU_CLIP, "clip_max"))
     cube = g.op("Mul", g.op("Mul", zc, zc), zc)
@@ -301,7 +301,6 @@ def build_onnx(model, *, opset=None, input_dtype=None):
     """
     onnx = _need("onnx", "to_onnx", "onnx")
     from onnx import TensorProto, helper
-    from . import __version__
     exp = _resolve(model, "to_onnx")
     opset = _check_opset(opset)
     net = exp.net
@@ -441,12 +440,7 @@ def to_onnx(model, path, *, opset: int | None = None, input_dtype=None) -> Path:
     >>> path.suffix
     '.onnx'
     """
-    from .io import atomic_write
-    try:
-        path = Path(os.fspath(path))
-    except TypeError:
-        raise GlassnetError(f"path must be the ONNX file's path (a str or os.PathLike); got "
-                            f"{type(path).__name__} {path!r:.60}.") from None
+    path = _as_path(path, "ONNX file")
     proto = build_onnx(model, opset=opset, input_dtype=input_dtype)
     data = proto.SerializeToString()
     with atomic_write(path, "wb") as f:

@@ -45,7 +45,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import activations as _act
+from . import initializers as _init
 from ._validation import GlassnetError
+from ._version import __version__
+from .initializers import SymmetryWarning, resolve
+from .network import Network
+from .neuro import Neuro
 
 #: the ``format`` field of every model file's metadata
 FORMAT = "glassnet-model"
@@ -160,7 +166,6 @@ def to_jsonable(value: Any, where: str = "metadata") -> Any:
 
 def _init_spec_to_json(spec) -> Any:
     """An ``init=`` value as JSON: a name, ``{"name": ..., **params}``, or ``{"custom": label}``."""
-    from . import initializers as _init
     if spec is None or isinstance(spec, str):
         return spec
     if isinstance(spec, _init.Initializer):
@@ -191,8 +196,6 @@ def _rng_state(net) -> dict | None:
 # --- save -----------------------------------------------------------------------------------
 
 def _architecture(net) -> dict:
-    from . import activations as _act
-    from .neuro import Neuro
     arch = {
         "class": type(net).__name__,
         "layer_sizes": list(net.layer_sizes),
@@ -204,7 +207,7 @@ def _architecture(net) -> dict:
         "bias_init": _init_spec_to_json(net.bias_init),
         "seed": net.seed if isinstance(net.seed, (int, np.integer)) else None,
         "rng_state": _rng_state(net),
-        "needs_data_init": bool(getattr(net, "_needs_data_init", False)),
+        "needs_data_init": bool(net.needs_data_init),
     }
     if isinstance(net, Neuro):
         arch["neuro"] = {"learning_rate": net.learning_rate, "quiet": net.quiet}
@@ -218,8 +221,6 @@ def save(net, path, *, metadata: dict | None = None) -> Path:
     is stored with the model; by default it is ``net.metadata``.  The suffix is up to you;
     ``.glassnet`` is the convention.
     """
-    from . import __version__
-    from .network import Network
     if not isinstance(net, Network):
         raise GlassnetError(f"save needs a glassnet Network; got {type(net).__name__}.")
     user = getattr(net, "metadata", None) if metadata is None else metadata
@@ -450,10 +451,6 @@ def _read_array(path, npz, name: str) -> np.ndarray:
 
 def _build(path, arch: dict):
     """A Network with the saved architecture (weights filled in by the caller)."""
-    from . import activations as _act
-    from .initializers import SymmetryWarning
-    from .network import Network
-    from .neuro import Neuro
     sizes = arch["layer_sizes"]
     init = arch.get("init")
     init = [_init_spec_from_json(s) for s in init] if init is not None else None
@@ -486,7 +483,7 @@ def _build(path, arch: dict):
             net.rng.bit_generator.state = state
         except (TypeError, ValueError, KeyError):
             _fail(path, "its generator state (rng_state) is damaged.")
-    net._needs_data_init = bool(arch.get("needs_data_init", False))
+    net.needs_data_init = bool(arch.get("needs_data_init", False))
     return net
 
 
@@ -511,7 +508,6 @@ def describe(path) -> dict:
 def _describe_init(init, l: int, activation) -> str:
     spec = None if init is None else init[l]
     if spec is None:   # the scheme that suits the activation, as Network picks it
-        from .initializers import resolve
         return f"default ({resolve(None, activation).name})"
     if isinstance(spec, str):
         return spec

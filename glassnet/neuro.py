@@ -17,7 +17,7 @@ import numpy as np
 
 from ._validation import GlassnetError, check_float, check_int
 from .network import Network, ParamList, _check_sizes
-from .training import History
+from .history import DivergenceError, History
 
 
 class Neuro(Network):
@@ -111,7 +111,7 @@ class Neuro(Network):
         epochs = check_int("epochs", epochs, minimum=0)
         batch_size = check_int("batch_size", batch_size, minimum=1)
         quiet = self.quiet if quiet is None else quiet
-        X, Y, _ = self._check_pair(x, y)
+        X, Y, _ = self.check_data(x, y)
         n = X.shape[0]
         history = History()
         snapshot = np.empty_like(self.params)
@@ -125,7 +125,7 @@ class Neuro(Network):
                 total = 0.0
                 for batch, start in enumerate(range(0, n, batch_size)):
                     xb, yb = X_epoch[start:start + batch_size], Y_epoch[start:start + batch_size]
-                    loss = self._train_batch(xb, yb)          # grads = x^T error / len(batch)
+                    loss = self.compute_gradients(xb, yb)          # grads = x^T error / len(batch)
                     if not np.isfinite(loss):
                         self._diverged(snapshot, history, epoch, epochs, batch, n_batches)
                     total += loss * xb.shape[0]
@@ -140,7 +140,6 @@ class Neuro(Network):
 
     def _diverged(self, snapshot, history, epoch, epochs, batch, n_batches):
         """Put back the epoch's starting weights and say where training diverged."""
-        from .training import DivergenceError
         np.copyto(self.params, snapshot)
         lr = self.learning_rate
         raise DivergenceError(

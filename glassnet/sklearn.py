@@ -43,6 +43,7 @@ from __future__ import annotations
 import numbers
 import re
 import warnings
+from dataclasses import replace
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -55,6 +56,8 @@ from . import activations as _act
 from . import optimizers as _opt
 from . import schedules as _sched
 from . import training as _training
+from .doctor import DoctorInputs, explain_divergence
+from .doctor.probe import column_names
 from ._validation import GlassnetError, check_bool, check_choice, check_float, check_int
 from .callbacks import EarlyStopping, ReduceLROnPlateau
 from .network import Network
@@ -156,6 +159,19 @@ class _GlassMLP(BaseEstimator):
     @intercepts_.setter
     def intercepts_(self, values) -> None:
         self._fitted().set_weights(None, values)
+
+    def doctor_inputs(self, X, feature_names=None, batch_size: int = 32) -> DoctorInputs:
+        """What :func:`glassnet.doctor.diagnose` needs to examine this fitted estimator: a
+        copy of its network (with its class labels), X standardised as the estimator does
+        it, the feature names and the optimizer it trains with."""
+        names = column_names(X, feature_names, self._fitted()) or \
+            getattr(self, "feature_names_in_", None)
+        net, X = self._fitted().copy(), self._transform(X)
+        classes = getattr(self, "classes_", None)
+        if classes is not None and not getattr(self, "_multilabel", False):
+            net.metadata["classes"] = np.asarray(classes).tolist()
+        return DoctorInputs(net, X, names,
+                            self._make_optimizer(X.shape[0], min(batch_size, X.shape[0])))
 
     def _fitted(self) -> Network:
         net = self.__dict__.get("network_")
@@ -307,12 +323,13 @@ class _GlassMLP(BaseEstimator):
                           "to the sample size.", UserWarning, stacklevel=4)
 
         if incremental:
-            kept = getattr(net, "_training", None)   # the optimizer state partial_fit continues
+            kept = net.training_state       # the optimizer state partial_fit continues
             opt = None if kept is not None and kept.optimizer is not None else \
                 self._make_optimizer(n, batch_size)
-            history = _training.partial_fit(
-                net, Xs, Y, batch_size=batch_size, optimizer=opt, alpha=params["alpha"],
-                shuffle=self.shuffle, sample_weight=sample_weight, verbose=params["verbose"])
+            history = _training.train(net, Xs, Y, _training.partial_fit_settings(
+                net, optimizer=opt, batch_size=batch_size, alpha=params["alpha"],
+                shuffle=self.shuffle, sample_weight=sample_weight, verbose=params["verbose"],
+                explain_divergence=explain_divergence))
         else:
             validation = None
             X_train, Y_train, sw_train = Xs, Y, sample_weight
@@ -320,12 +337,13 @@ class _GlassMLP(BaseEstimator):
                 X_train, Y_train, sw_train, validation = self._hold_out(Xs, Y, y,
                                                                         sample_weight)
             opt = self._make_optimizer(X_train.shape[0], batch_size)
-            history = _training.fit(
-                net, X_train, Y_train, epochs=params["max_iter"], batch_size=batch_size,
+            history = _training.train(net, X_train, Y_train, replace(
+                _training.DEFAULTS, epochs=params["max_iter"], batch_size=batch_size,
                 optimizer=opt, alpha=params["alpha"], shuffle=self.shuffle,
                 sample_weight=sw_train, validation_data=validation,
                 metrics=[self._score_metric] if self.early_stopping else None,
-                callbacks=self._callbacks(params), verbose=params["verbose"], checkpoint=None)
+                callbacks=self._callbacks(params), verbose=params["verbose"],
+                explain_divergence=explain_divergence))
             n = X_train.shape[0]
         self.history_ = history
         self.n_iter_ = len(history)

@@ -37,7 +37,17 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from ._validation import GlassnetError, check_float, check_int
+from . import plots
+from ._validation import GlassnetError, check_choice, check_float, check_int
+from .activations import NAMES, OUTPUT_ONLY, RELU_FAMILY
+from .callbacks import Callback
+from .data import Standardizer
+from .doctor import Monitor
+from .doctor.stats import SATURATED_ROWS, SATURATION_SLOPE, measure
+from .initializers import SymmetryWarning, resolve
+from .io import atomic_write
+from .network import Network
+from .report import HtmlReport
 
 #: schemes compared by default, by hidden activation
 DEFAULT_SCHEMES = {
@@ -52,7 +62,6 @@ PROBE_ROWS = 512
 
 def default_schemes(activation: str) -> list[str]:
     """The schemes a study of ``activation`` compares unless told otherwise."""
-    from .activations import RELU_FAMILY
     if activation in DEFAULT_SCHEMES:
         return list(DEFAULT_SCHEMES[activation])
     return list(DEFAULT_SCHEMES["relu"] if activation in RELU_FAMILY else _OTHER)
@@ -74,8 +83,6 @@ class StudyConfig:
     first_seed: int = 0
 
     def checked(self) -> "StudyConfig":
-        from .activations import NAMES, OUTPUT_ONLY
-        from ._validation import check_choice
         check_choice("activation", self.activation, [n for n in NAMES if n not in OUTPUT_ONLY])
         check_int("depth", self.depth, minimum=1)
         check_int("width", self.width, minimum=1)
@@ -89,7 +96,6 @@ class StudyConfig:
         if len(set(labels)) != len(labels):
             raise GlassnetError(f"schemes repeat a name: {labels}.")
         for s in schemes:   # fail here, not in a worker
-            from .initializers import resolve
             resolve(s, self.activation)
         return replace(self, schemes=schemes)
 
@@ -141,7 +147,6 @@ def _digits():
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    from .data import Standardizer
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0,
                                                         stratify=y)
@@ -152,8 +157,7 @@ def _digits():
 def depth_statistics(net, X, y) -> dict:
     """Per hidden layer, on the batch (X, y): activation std, and the RMS of dL/dz (per
     sample) and of dL/dW for the batch's mean loss."""
-    from .doctor.stats import measure
-    Xc, Y, _ = net._check_pair(X, y)
+    Xc, Y, _ = net.check_data(X, y)
     with np.errstate(all="ignore"):
         snap = measure(net, Xc, Y)
     hidden = snap.layers[:-1]
@@ -166,10 +170,6 @@ def depth_statistics(net, X, y) -> dict:
 
 def run_one(spec: RunSpec) -> dict:
     """Build, measure and train one network; returns plain numbers (lists per layer/epoch)."""
-    from .callbacks import Callback
-    from .doctor import Monitor
-    from .initializers import SymmetryWarning
-    from .network import Network
     start = time.perf_counter()
     X_train, X_test, y_train, y_test = _digits()
     sizes = [X_train.shape[1]] + [spec.width] * spec.depth + [10]
@@ -354,8 +354,6 @@ def tables(results: Sequence[dict]) -> Tables:
 
 def figures(results: Sequence[dict], config: StudyConfig) -> dict:
     """name -> (Figure, caption) for the depth profiles and the training curves."""
-    from . import plots
-    from .doctor.stats import SATURATED_ROWS, SATURATION_SLOPE
     labels = list(dict.fromkeys(r["label"] for r in results))
     by = {lab: [r for r in results if r["label"] == lab] for lab in labels}
 
@@ -424,9 +422,6 @@ def write_outputs(out, results: Sequence[dict], config: StudyConfig, *,
     """Write depth.csv, curves.csv, summary.csv, the PNGs and index.html into ``out``."""
     from pathlib import Path
 
-    from . import plots
-    from .io import atomic_write
-    from .report import HtmlReport
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -47,3 +47,10 @@ def test_profile_step_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "optimizer step (sgd: params += grads)" in proc.stdout
     assert "fit, whole" in proc.stdout
+
+
+def test_bench_commands_times_a_command_against_its_budget():
+    proc = run_script("benchmarks/bench_commands.py", "--only", "study-bad-scheduler")
+    assert proc.returncode == 0, proc.stderr
+    row = proc.stdout.splitlines()[1].split()
+    assert row[0] == "study-bad-scheduler" and float(row[1]) > 0 and row[2] == "15"

@@ -7,7 +7,6 @@ import io
 import json
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -82,14 +81,14 @@ def _check_page(folder: Path) -> _Page:
 def demo_default(tmp_path_factory):
     """`glassnet demo` exactly as the README runs it: no arguments."""
     cwd = tmp_path_factory.mktemp("demo")
-    start = time.perf_counter()
     proc = ok(glassnet_cmd("demo", cwd=cwd))
-    return proc, cwd / "glassnet-report", time.perf_counter() - start
+    return proc, cwd / "glassnet-report"
 
 
-def test_demo_runs_in_under_a_minute_and_writes_the_report(demo_default):
-    proc, folder, seconds = demo_default
-    assert seconds < 60, f"glassnet demo took {seconds:.1f} s"
+def test_demo_writes_the_report(demo_default):
+    # how long it takes (the README promises under a minute) is measured by
+    # benchmarks/bench_commands.py, not asserted here
+    proc, folder = demo_default
     names = {p.name for p in folder.iterdir()}
     assert {"index.html", "results.json", "loss_curves.png", "activation_std.png",
             "first_layer_weights.png", "first_layer_learned.png"} <= names
@@ -110,7 +109,7 @@ def test_demo_runs_in_under_a_minute_and_writes_the_report(demo_default):
 
 
 def test_demo_tells_the_story_in_numbers(demo_default):
-    _, folder, _ = demo_default
+    _, folder = demo_default
     runs = {r["init"]: r for r in json.loads((folder / "results.json").read_text())["runs"]}
     zeros, const, normal = runs["zeros"], runs["constant"], runs["normal(0, 1)"]
     # zeros: nothing moves, one "unit" per layer, chance accuracy, the loss stays at ln 10

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from .._validation import GlassnetError
+from .._version import __version__
 
 #: subcommand name -> module under glassnet.cli
 COMMANDS = {
@@ -30,7 +32,6 @@ def column_names(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
     parser = argparse.ArgumentParser(
         prog="glassnet",
         description="Train small neural networks and find out why they do or don't learn.")
@@ -51,7 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from .._validation import GlassnetError
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from .. import export
+from .._validation import GlassnetError
+from ..io import atomic_write, load
 
 HELP = "Export a model file to ONNX (served by onnxruntime alone), PyTorch or scikit-learn."
 
@@ -41,12 +46,6 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from .. import export
-    from .._validation import GlassnetError
-    from ..io import atomic_write, load
-
     fmt = str(args.format).lower()
     if fmt not in FORMATS:
         raise GlassnetError(f"--to {args.format!r} is not a format glassnet exports; choose one "

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from .._validation import GlassnetError
+from ..io import describe
 
 HELP = "Describe a model file: architecture, classes, features, scaling, version."
 
@@ -30,7 +32,6 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ..io import describe
 
     info = describe(args.model)
     header = info["header"]
@@ -119,7 +120,6 @@ def run(args) -> int:
 
 def _check_metadata(meta: dict, model) -> None:
     """The fields glassnet train stores must have the types it stores (hand edits may not)."""
-    from .._validation import GlassnetError
 
     def real(v):
         return isinstance(v, (int, float)) and not isinstance(v, bool)

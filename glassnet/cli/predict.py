@@ -14,6 +14,10 @@ import sys
 
 import numpy as np
 
+from .. import data as D
+from .._validation import GlassnetError
+from ..data import label_key
+from ..io import atomic_write, load
 from . import column_names
 
 HELP = "Predict with a model file on a CSV file; writes CSV (labels, and probabilities " \
@@ -39,9 +43,6 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import pandas as pd
 
-    from .. import data as D
-    from .._validation import GlassnetError
-    from ..io import atomic_write, load
 
     net = load(args.model)
     meta = net.metadata or {}
@@ -122,7 +123,6 @@ def run(args) -> int:
 
 def _report_score(truth, predicted, task: str, target: str, n: int) -> None:
     """The data holds the target: say how good the predictions are (on standard error)."""
-    from ..data import label_key
     ok = truth.notna().to_numpy()
     if not ok.any():
         return

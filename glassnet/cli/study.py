@@ -13,6 +13,9 @@ import argparse
 import os
 import sys
 import time
+from .. import study
+from .._validation import GlassnetError
+from .train import parse_init
 
 HELP = "Compare init schemes through depth and over seeds (Glorot & Bengio 2010, He et al. 2015)."
 
@@ -27,7 +30,6 @@ _DESCRIPTION = (
 
 
 def _schemes(text: str) -> list:
-    from .train import parse_init
     items = [t.strip() for t in text.split(";" if ";" in text else ",") if t.strip()]
     if not items:
         raise argparse.ArgumentTypeError("expected init names such as torch_linear,xavier")
@@ -68,8 +70,6 @@ def run(args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from .. import study
-    from .._validation import GlassnetError
 
     config = study.StudyConfig(
         activation=args.activation, depth=args.depth, width=args.width, seeds=args.seeds,

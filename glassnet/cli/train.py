@@ -11,11 +11,20 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from .. import data as D
+from .. import metrics as M
+from .. import optimizers, training
+from .._validation import GlassnetError, check_choice
+from ..activations import NAMES, OUTPUT_ONLY
 from ..callbacks import Callback
+from ..doctor import explain_divergence
+from ..io import save
+from ..network import Network
 from . import column_names
 
 HELP = "Train a network on a CSV file and save it as a model file."
@@ -49,7 +58,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="weight init (default: the one that suits the activation, e.g. he "
                         "for relu); any name from glassnet.initializers, e.g. xavier, lsuv")
     p.add_argument("--epochs", type=int, default=100, help="training epochs (default 100)")
-    p.add_argument("--batch-size", type=int, default=32, help="mini-batch size (default 32)")
+    p.add_argument("--batch-size", type=int, default=training.DEFAULTS.batch_size,
+                   help=f"mini-batch size (default {training.DEFAULTS.batch_size})")
     p.add_argument("--optimizer", default="adam", help="optimizer (default adam)")
     p.add_argument("--learning-rate", type=float, default=None,
                    help="step size (default: the optimizer's, 0.001 for adam)")
@@ -103,12 +113,6 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from .. import data as D
-    from .. import optimizers
-    from .._validation import GlassnetError, check_choice
-    from ..activations import NAMES, OUTPUT_ONLY
-    from ..io import save
-    from ..network import Network
 
     check_choice("--activation", args.activation, [n for n in NAMES if n not in OUTPUT_ONLY],
                  "option")
@@ -194,14 +198,15 @@ def run(args) -> int:
     t_fit = time.perf_counter()
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            history = net.fit(
-                Xs[train_rows], y_fit[train_rows], epochs=args.epochs,
-                batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=lr,
+            history = training.train(net, Xs[train_rows], y_fit[train_rows], replace(
+                training.DEFAULTS, epochs=args.epochs, batch_size=args.batch_size,
+                optimizer=args.optimizer, learning_rate=lr,
                 validation_data=(Xs[val_rows], y_fit[val_rows]) if val_rows.size else None,
                 metrics=["accuracy"] if task == "classification" else ["r2"],
                 early_stopping=args.patience is not None,
-                patience=args.patience if args.patience is not None else 10,
-                callbacks=[bar] if bar else [])
+                patience=args.patience if args.patience is not None else
+                training.DEFAULTS.patience,
+                callbacks=[bar] if bar else [], explain_divergence=explain_divergence))
     finally:
         if bar:
             bar.close()
@@ -256,7 +261,6 @@ def parse_init(text):
     """--init NAME or NAME:key=value,key=value (e.g. normal:std=0.1)."""
     if text is None:
         return None
-    from .._validation import GlassnetError
     name, _, rest = text.partition(":")
     params = {}
     for item in filter(None, rest.split(",")):
@@ -273,7 +277,6 @@ def parse_init(text):
 
 def _metrics(net, X, y, task, target_scaler, prefix: str = "") -> dict:
     """Accuracy and log loss (classification), or RMSE, MAE and R^2 in the target's units."""
-    from .. import metrics as M
     with np.errstate(all="ignore"):
         if task == "classification":
             out = net.evaluate(X, y)

@@ -113,50 +113,19 @@ class Snapshot:
 def measure(net, X: Array, Y: Array, *, step: int = 0) -> Snapshot:
     """Measure every layer of ``net`` on the validated batch ``X`` (n, d), ``Y`` (n, k).
 
-    Nothing in ``net`` changes: the backward pass here is the doctor's own (the same
-    maths as ``Network._train_batch``), so ``net.grads`` and the workspaces are untouched.
+    Nothing in ``net`` changes: the values and gradients come from ``net.trace(X, Y)``,
+    the network's own forward and backward pass, which leaves ``net.grads`` alone.
     """
-    W, B, acts = list(net.weights), list(net.biases), net.activations
-    L = len(W)
-    n = X.shape[0]
+    L = net.n_layers
     finite = bool(np.all(np.isfinite(net.params)))
     with np.errstate(all="ignore"):
-        pre, post = [], []
-        a = X
-        for l in range(L):
-            z = a @ W[l]
-            z += B[l]
-            a = acts[l].f(z)
-            pre.append(z)
-            post.append(a)
-        loss = float(np.mean(net._per_sample_loss(pre[-1], Y)))
-        deltas, grads = _backward(net, X, Y, pre, post)
+        t = net.trace(X, Y)
         layers = []
         for l in range(L):
-            layers.append(_layer_stats(l, L, net, X if l == 0 else post[l - 1], pre[l],
-                                       post[l], deltas[l], grads[l]))
-        logit_std = float(np.std(pre[-1]))
-    return Snapshot(layers, loss, logit_std, step=step, finite=finite)
-
-
-def _backward(net, X, Y, pre, post):
-    """dL/dz for every layer and dL/dW, for the batch mean loss (the network's own rule)."""
-    n = X.shape[0]
-    W, acts = list(net.weights), net.activations
-    L = len(W)
-    z, a = pre[-1], post[-1]
-    if net._fused:
-        delta = (a - Y) / n
-    else:
-        delta = net.output.vjp(net.loss.grad(a, Y) * n, z, a) / n
-    deltas, grads = [None] * L, [None] * L
-    for l in range(L - 1, -1, -1):
-        below = X if l == 0 else post[l - 1]
-        deltas[l] = delta
-        grads[l] = below.T @ delta                       # (fan_in, fan_out)
-        if l:
-            delta = (delta @ W[l].T) * acts[l - 1].df(pre[l - 1])
-    return deltas, grads
+            layers.append(_layer_stats(l, L, net, t.inputs if l == 0 else t.post[l - 1],
+                                       t.pre[l], t.post[l], t.delta[l], t.grad_w[l]))
+        logit_std = float(np.std(t.pre[-1]))
+    return Snapshot(layers, float(t.loss), logit_std, step=step, finite=finite)
 
 
 def _layer_stats(l, L, net, below, z, a, delta, grad) -> LayerStats:
@@ -174,7 +143,7 @@ def _layer_stats(l, L, net, below, z, a, delta, grad) -> LayerStats:
     saturated = 0
     # a confident output unit is the goal, not a fault, when the loss cancels its slope
     # (softmax or sigmoid with cross-entropy); with squared error its slope blocks learning
-    if act.name in BOUNDED and (l < L - 1 or not net._fused):
+    if act.name in BOUNDED and (l < L - 1 or not net.fused_loss):
         flat = slope < SATURATION_SLOPE * BOUNDED[act.name]
         saturated = int(np.sum(np.mean(flat, axis=0) >= SATURATED_ROWS))
     per_unit_std = np.std(a, axis=0) if a.shape[0] > 1 else np.zeros(units)
