@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import GlassnetError, check_float, check_int
+from ._validation import (GlassnetError, UnscaledInputWarning, check_float, check_int,
+                          input_scale_message, warn)
 from .network import Network, ParamList, _check_sizes
 from .history import DivergenceError, History
 
@@ -112,6 +113,9 @@ class Neuro(Network):
         batch_size = check_int("batch_size", batch_size, minimum=1)
         quiet = self.quiet if quiet is None else quiet
         X, Y, _ = self.check_data(x, y)
+        message = input_scale_message(X)
+        if message:
+            warn(message, UnscaledInputWarning)
         n = X.shape[0]
         history = History()
         snapshot = np.empty_like(self.params)

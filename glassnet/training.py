@@ -51,9 +51,12 @@ from . import checkpoint as _ckpt
 from . import metrics as _metrics
 from . import optimizers as _opt
 from . import progress as _progress
-from ._validation import GlassnetError, check_bool, check_float, check_int
+from . import sources as _sources
+from ._validation import (GlassnetError, UnscaledInputWarning, check_bool, check_float, check_int,
+                          input_scale_message, warn)
 from .callbacks import Callback, EarlyStopping, TrainingContext, overrides
 from .history import DivergenceError, History, _rebuild_divergence  # noqa: F401 (re-exported)
+from .network import Network
 
 
 class TrainingState:
@@ -156,7 +159,11 @@ def fit(net, X, y, *, epochs: int = _D.epochs, batch_size: int = _D.batch_size,
 
     Parameters
     ----------
-    X, y : training inputs (n, n_features) and targets (class indices, one-hot rows or values)
+    X, y : training inputs (n, n_features) and targets (class indices, one-hot rows or values).
+        Arrays may be memory-mapped (``np.load(..., mmap_mode="r")``): batches are gathered
+        from the map.  Data in blocks trains block by block without being collected: a Dask
+        array or DataFrame ``X`` with its ``y``, or a list (or re-iterable) of ``(X, y)``
+        chunks with ``y=None`` (the epoch's order is defined in :mod:`glassnet.sources`).
     epochs : passes over the training data.
     batch_size : samples per step; every sample is used every epoch (the last batch may be
         smaller).
@@ -197,7 +204,9 @@ def fit(net, X, y, *, epochs: int = _D.epochs, batch_size: int = _D.batch_size,
         When the loss or the weights become non-finite (the network keeps finite weights).
     """
     given = {name: value for name, value in locals().items() if name in FIT_ARGUMENTS}
-    return train(net, X, y, replace(DEFAULTS, **given))
+    # Network.fit: the same run, with the doctor explaining a divergence (the hook the
+    # network supplies; this module never imports the doctor)
+    return Network.fit(net, X, y, **given)
 
 
 def partial_fit(net, X, y, *, batch_size: int = _D.batch_size, optimizer=None,
@@ -214,7 +223,7 @@ def partial_fit(net, X, y, *, batch_size: int = _D.batch_size, optimizer=None,
     continues fit's optimizer.  Returns a one-epoch History.
     """
     given = {name: value for name, value in locals().items() if name in FIT_ARGUMENTS}
-    return train(net, X, y, partial_fit_settings(net, **given))
+    return Network.partial_fit(net, X, y, **given)      # as fit: with the doctor's hook
 
 
 def partial_fit_settings(net, *, optimizer=None, learning_rate=None,
@@ -339,7 +348,22 @@ def _prepare(net, X, y, s: FitSettings) -> _Run:
     if resume is True and checkpoint is None:
         raise GlassnetError("resume=True needs checkpoint=PATH (the file to resume from).")
 
-    X, Y, sw = net.check_data(X, y, s.sample_weight)
+    names = getattr(X, "columns", None)             # a DataFrame's column names
+    chunked = _sources.as_chunked(X, y, s.sample_weight)
+    if chunked is not None:
+        # block-wise data (Dask, a list or iterable of chunks): read block by block, never
+        # collected; ctx.X and ctx.Y show callbacks its first block
+        if validation_split:
+            raise GlassnetError("validation_split needs the whole data in memory; with "
+                                "chunked data pass validation_data=(X_val, y_val) instead.")
+        if checkpoint is not None:
+            raise GlassnetError("checkpoint= is not supported with chunked data (a Dask "
+                                "array or chunks); train with in-memory arrays to checkpoint.")
+        chunked = _sources.ChunkBatches(chunked, _sources.block_checker(net), shuffle,
+                                        batch_size)
+        X, Y, sw = chunked.X, chunked.Y, chunked.sw
+    else:
+        X, Y, sw = net.check_data(X, y, s.sample_weight)
     validation = _check_validation(net, s.validation_data)
     if validation is not None and validation_split:
         raise GlassnetError("Give validation_data or validation_split, not both.")
@@ -350,6 +374,10 @@ def _prepare(net, X, y, s: FitSettings) -> _Run:
         opt, state, step = kept.optimizer, kept.state, kept.step
     else:
         state, step = opt.init(net.params), 0
+    if not s.continue_optimizer or kept is None:   # fit, or the first partial_fit of a stream
+        message = input_scale_message(X, None if names is None else list(names))
+        if message:
+            warn(message, UnscaledInputWarning)
     metric_list = _metrics.resolve(s.metrics, net)
     user_callbacks = _callback_list(s.callbacks)
     for i, cb in enumerate(user_callbacks):
@@ -402,7 +430,8 @@ def _prepare(net, X, y, s: FitSettings) -> _Run:
         rows = np.flatnonzero(keep)
         validation = (X[val_index], Y[val_index], None if sw is None else sw[val_index])
     ctx.validation = validation
-    run.batches = _Batches(X, Y, sw, rows, shuffle, batch_size)
+    run.batches = chunked if chunked is not None else \
+        _Batches(X, Y, sw, rows, shuffle, batch_size)
     ctx.n_batches = -(-run.batches.m // batch_size)
     run.bounds = [(start, min(start + batch_size, run.batches.m))
                   for start in range(0, run.batches.m, batch_size)]
@@ -518,6 +547,12 @@ class _Batches:
         x = self.X.take(rows, axis=0, out=bx, mode="clip")
         y = self.Y.take(rows, axis=0, out=by, mode="clip")
         return x, y, None if bw is None else self.sw.take(rows, out=bw, mode="clip")
+
+    def training_outputs(self, net):
+        """(Y, z, a, sample weights) of every training row, for the epoch's metrics."""
+        xs, ys, ws = self.training_rows()
+        z, a = _metrics.outputs(net, xs)
+        return ys, z, a, ws
 
     def training_rows(self):
         """Every training row (for the epoch's metrics): the data, or its kept rows."""
@@ -706,8 +741,7 @@ def _epoch_logs(net, run: _Run, loss: float) -> dict:
     """The epoch's record: loss, training metrics, validation loss and metrics, the rate."""
     logs = {"loss": loss}
     if run.metrics:
-        xs, ys, ws = run.batches.training_rows()
-        z, a = _metrics.outputs(net, xs)
+        ys, z, a, ws = run.batches.training_outputs(net)
         for m in run.metrics:
             logs[m.name] = m.compute(net, ys, z, a, ws)
     if run.ctx.validation is not None:
@@ -856,7 +890,9 @@ def _diverged(net, run: _Run, epoch: int, batch: int, value: float, what: str):
                      f"high is the usual cause: try {lr / 10:.4g} (divided by 10).")
     else:
         lines.append("A learning rate that is too high is the usual cause: divide it by 10.")
-    biggest = float(np.max(np.abs(ctx.X))) if ctx.X.size else 0.0
+    # block by block: X may be memory-mapped and larger than memory
+    biggest = max((float(np.max(np.abs(ctx.X[i:i + 65536])))
+                   for i in range(0, ctx.X.shape[0], 65536)), default=0.0)
     if biggest > 1e3:
         lines.append(f"The inputs X reach |x| = {biggest:.3g}; standardise X (zero mean, unit "
                      "variance per column) before training.")

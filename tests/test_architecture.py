@@ -36,7 +36,7 @@ LAYERS = [
     ("network", {"network"}),
     ("training loop, doctor, files", {"callbacks", "progress", "history", "training", "neuro",
                                       "checkpoint", "io", "data", "convert", "export",
-                                      "doctor"}),
+                                      "doctor", "tables", "dataset", "sources"}),
     ("edges", {"sklearn", "cli", "study", "report", "plots", "playground", "__init__",
                "__main__"}),
 ]
@@ -53,7 +53,7 @@ HAND_OFFS = {
 
 #: glassnet modules that need an optional extra to be imported at all: others import them
 #: inside the function that needs them, and they may import their extra at their top
-NEEDS_EXTRA = {"glassnet.sklearn": "scikit-learn"}
+NEEDS_EXTRA = {"glassnet.sklearn": "scikit-learn", "glassnet.playground.server": "starlette"}
 
 #: what any module may import at its top besides the standard library and glassnet
 CORE_DEPENDENCIES = {"numpy"}

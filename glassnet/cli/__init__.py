@@ -20,6 +20,7 @@ COMMANDS = {
     "info": "info",
     "doctor": "doctor",
     "export": "export",
+    "playground": "playground",
 }
 
 

@@ -93,6 +93,12 @@ def run(args) -> int:
         facts.append(("training", f"{training.get('epochs')} epochs, {training.get('optimizer')} "
                                   f"lr {training.get('learning_rate')}, batch "
                                   f"{training.get('batch_size')}"))
+        stopping = training.get("early_stopping")
+        if isinstance(stopping, dict):
+            facts.append(("kept epoch", f"{training.get('kept_epoch')} of "
+                                        f"{training.get('epochs')} (early stopping on "
+                                        f"{stopping.get('monitor')}, patience "
+                                        f"{stopping.get('patience')})"))
         for split, values in (training.get("metrics") or {}).items():
             facts.append((f"{split} metrics", ", ".join(
                 f"{k} {v:.1%}" if "accuracy" in k else f"{k} {v:.4g}" for k, v in values.items())))

@@ -13,12 +13,12 @@ from ..network import Network
 from ..neuro import Neuro
 from .report import Report
 from .rules import Recording, run_rules
-from .stats import class_prior_loss, input_stats, measure, uninformed_loss
+from .stats import class_prior_loss, input_stats, measure, target_stats, uninformed_loss
 
 
 def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int = 32,
              steps: int = 100, sample_weight=None, seed: int = 0, probe_size: int = 512,
-             feature_names=None) -> Report:
+             feature_names=None, history=None) -> Report:
     """Find out why ``net`` would not learn from ``(X, y)``; returns a :class:`Report`.
 
     The network is measured as it is, then trained for ``steps`` mini-batch steps on a
@@ -42,6 +42,11 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
     seed : seeds the probe's batches and its fixed measuring batch
     probe_size : rows of the fixed batch every layer is measured on
     feature_names : names for the columns of X, used in the ``unscaled_inputs`` finding
+    history : the network's training history, for ``overfitting``: a ``History`` from
+        ``fit`` or a dict ``{"loss": [...], "val_loss": [...]}`` of per-epoch losses
+        (``"kept_epoch"``: the 0-based epoch whose weights the network holds, when early
+        stopping restored the best); default: the history a model file stores
+        (``net.metadata["training"]["history"]``, written by ``glassnet train``)
 
     >>> import numpy as np, glassnet
     >>> X = np.random.default_rng(0).normal(size=(200, 4)); y = (X[:, 0] > 0).astype(int)
@@ -89,8 +94,8 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
         weight_change=change, weight_start_norm=[float(np.linalg.norm(w)) for w in w_start],
         steps=run["steps"], inputs=input_stats(X, names),
         uninformed_loss=uninformed_loss(work, Yp), prior_loss=class_prior_loss(work, Y),
-        target_mean=None if net.is_classifier else Y.mean(axis=0).tolist(),
-        target_std=None if net.is_classifier else Y.std(axis=0).tolist(),
+        targets=None if net.is_classifier else target_stats(Y),
+        epochs=epoch_history(history if history is not None else net),
         update_ratios=run["ratios"], checkpoints=run["checkpoints"],
         batch_losses=run["losses"], nonfinite_step=run["nonfinite_step"],
         optimizer=opt.name, learning_rate=run["learning_rate"])
@@ -142,6 +147,44 @@ def _probe(net, X, Y, sw, Xp, Yp, opt, rng, steps, batch_size) -> dict:
             if step % every == 0 or step == steps:
                 out["checkpoints"].append((step, _loss(net, Xp, Yp)))
     return out
+
+
+def epoch_history(source) -> dict | None:
+    """Per-epoch ``{"loss", "val_loss", "kept_epoch"}`` from a ``History``, a dict, or a
+    network whose metadata stores its training history; None when there is none."""
+    kept = None
+    if isinstance(source, Network):
+        training = (source.metadata or {}).get("training")
+        training = training if isinstance(training, dict) else {}
+        source = training.get("history")
+        if isinstance(training.get("kept_epoch"), int):     # 1-based, beside the history
+            kept = training["kept_epoch"] - 1
+    if source is None:
+        return None
+    if hasattr(source, "history") and hasattr(source, "epochs"):       # a fit History
+        kept = _kept_epoch(source)
+        source = source.history
+    if not isinstance(source, dict):
+        raise GlassnetError(f"history must be a fit History or a dict of per-epoch losses; "
+                            f"got {type(source).__name__}.")
+    def floats(key):
+        values = source.get(key)
+        try:
+            return [float(v) for v in values] if values is not None else None
+        except (TypeError, ValueError):
+            raise GlassnetError(f"history[{key!r}] must be a list of numbers.") from None
+    kept = source.get("kept_epoch", kept)
+    return {"loss": floats("loss"), "val_loss": floats("val_loss"),
+            "kept_epoch": None if kept is None else int(kept)}
+
+
+def _kept_epoch(history):
+    """The 0-based position in ``history`` of the epoch whose weights early stopping
+    restored, or None.  A History does not say whether ``restore_best`` (fit's default)
+    was on: it is assumed; pass a dict with ``kept_epoch`` to say otherwise."""
+    best = getattr(history, "best_epoch", None)
+    epochs = list(getattr(history, "epochs", []))
+    return epochs.index(best) if best is not None and best in epochs else None
 
 
 def _loss(net, X, Y) -> float:

@@ -54,6 +54,7 @@ class LayerStats:
     bias_mean: float
     grad_norm: float           # norm of dL/dW on the batch
     weight_zero: bool = False  # every incoming weight is exactly 0
+    weight_constant: bool = False  # every incoming weight is the same number (0 included)
     grad_zero: bool = False    # dL/dW is exactly 0 on the batch
     input_zero: bool = False   # the layer's input (X or the layer below) is exactly 0
     delta_zero: bool = False   # dL/dz is exactly 0: no error reaches the layer
@@ -152,7 +153,8 @@ def _layer_stats(l, L, net, below, z, a, delta, grad) -> LayerStats:
         fan_in=W.shape[0], units=units,
         weight_norm=float(np.linalg.norm(W)), weight_rms=float(np.sqrt(np.mean(W * W))),
         bias_mean=float(np.mean(b)), grad_norm=float(np.linalg.norm(grad)),
-        weight_zero=not np.any(W != 0), grad_zero=not np.any(grad != 0),
+        weight_zero=not np.any(W != 0),
+        weight_constant=bool(W.size and np.all(W == W.flat[0])), grad_zero=not np.any(grad != 0),
         input_zero=not np.any(below != 0), delta_zero=not np.any(delta != 0),
         gate_closed=bool(act.elementwise and np.all(closed)),
         pre_mean=float(np.mean(z)), pre_std=float(np.std(z)),
@@ -244,6 +246,48 @@ def input_stats(X: Array, names=None) -> InputStats:
             dev = X[start:start + block].astype(np.float64) - mean
             squares += np.einsum("ij,ij->j", dev, dev)
         return InputStats(mean, np.sqrt(squares / n), [str(s) for s in names])
+
+
+@dataclass
+class TargetStats:
+    """A regressor's targets: per-output mean and std, and what kind of values they hold.
+
+    ``distinct`` counts the different values (all outputs together), stopping at
+    ``DISTINCT_CAP`` + 1; ``integer`` is True when every value is a whole number.
+    """
+
+    mean: Array
+    std: Array
+    distinct: int
+    integer: bool
+    rows: int = 0
+    values: list = field(default_factory=list)   # the distinct values, when at most 20
+
+    @property
+    def magnitude(self) -> Array:
+        """sqrt(mean^2 + std^2): the RMS size of each output's targets."""
+        return np.hypot(self.mean, self.std)
+
+
+#: target_stats counts distinct values up to this many (more is "many")
+DISTINCT_CAP = 100
+#: target_stats looks at no more rows than this to count distinct values
+DISTINCT_ROWS = 100_000
+
+
+def target_stats(Y: Array) -> TargetStats:
+    """Mean, std and the kind of values of a regressor's targets ``Y`` (n, k)."""
+    Y = np.asarray(Y)
+    head = Y[:DISTINCT_ROWS].ravel()
+    with np.errstate(all="ignore"):
+        mean = Y.mean(axis=0, dtype=np.float64)
+        std = Y.std(axis=0, dtype=np.float64)
+        finite = bool(np.all(np.isfinite(head)))
+        integer = finite and bool(np.all(head == np.round(head)))
+    values = np.unique(head) if finite else head[:0]
+    return TargetStats(mean, std, int(min(values.size, DISTINCT_CAP + 1)), integer,
+                       rows=int(Y.shape[0]),
+                       values=values.tolist() if values.size <= 20 else [])
 
 
 def uninformed_loss(net, Y: Array) -> float:
