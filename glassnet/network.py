@@ -19,7 +19,8 @@ import numpy as np
 from . import activations as _act
 from . import initializers as _init
 from . import losses as _losses
-from ._validation import GlassnetError, _first_bad_rows, as_float_array, check_dtype, check_int
+from ._validation import (GlassnetError, _first_bad_rows, as_float_array, check_dtype, check_int,
+                          echo)
 
 Array = np.ndarray
 
@@ -622,7 +623,7 @@ def _zeros_pair(n: int, dtype, sizes):
         params = np.zeros(n, dtype)
         return params, np.zeros_like(params)
     except (MemoryError, ValueError):
-        raise GlassnetError(f"layer_sizes {sizes} needs {n:,} parameters ({need / 2 ** 30:.3g} "
+        raise GlassnetError(f"layer_sizes {echo(sizes)} needs {n:,} parameters ({need / 2 ** 30:.3g} "
                             f"GiB with their gradients in {dtype.name}), more than this "
                             "machine's memory.") from None
 
@@ -650,9 +651,10 @@ def _check_sizes(layer_sizes, name: str = "layer_sizes") -> list:
         sizes = list(layer_sizes)
     except TypeError:
         raise GlassnetError(f"{name} must be a list of layer widths such as [64, 32, 10]; "
-                            f"got {layer_sizes!r}.") from None
+                            f"got {echo(layer_sizes)}.") from None
     if len(sizes) < 2:
-        raise GlassnetError(f"{name} needs at least an input and an output size; got {sizes}.")
+        raise GlassnetError(f"{name} needs at least an input and an output size; got "
+                            f"{echo(sizes)}.")
     for i, s in enumerate(sizes):
         check_int(f"{name}[{i}]", s, minimum=1)
     return [int(s) for s in sizes]

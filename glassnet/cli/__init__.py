@@ -20,6 +20,19 @@ COMMANDS = {
 }
 
 
+#: the longest error message the command prints: the safety net behind ``echo``, which
+#: shortens each value a message repeats (``study --depth 100000`` once printed 800 KB)
+MAX_MESSAGE_CHARS = 2000
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the invalid value it repeats in its error shortened."""
+
+    def error(self, message):
+        from .._validation import echo
+        super().error(echo(message, MAX_MESSAGE_CHARS, as_text=True))
+
+
 def column_names(text: str) -> list[str]:
     """The argparse type of ``--features A,B`` and the like: comma-separated column names."""
     names = [v.strip() for v in text.split(",") if v.strip()]
@@ -30,7 +43,7 @@ def column_names(text: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="glassnet",
         description="Train small neural networks and find out why they do or don't learn.")
     parser.add_argument("--version", action="version", version=f"glassnet {__version__}")
@@ -50,13 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from .._validation import GlassnetError
+    from .._validation import GlassnetError, echo
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
     except GlassnetError as exc:
-        print(f"glassnet {args.command}: error: {exc}", file=sys.stderr)
+        print(f"glassnet {args.command}: error: {echo(exc, MAX_MESSAGE_CHARS, as_text=True)}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"glassnet {args.command}: interrupted", file=sys.stderr)
