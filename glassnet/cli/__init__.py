@@ -41,6 +41,13 @@ def column_names(text: str) -> list[str]:
     return names
 
 
+def add_max_bytes_option(p: argparse.ArgumentParser) -> None:
+    """``--max-model-bytes``: the commands that read a model file share it."""
+    p.add_argument("--max-model-bytes", default=None, metavar="SIZE",
+                   help="refuse a model whose weights take more than SIZE bytes (default 4G, "
+                        "or $GLASSNET_MAX_MODEL_BYTES); e.g. 16G for a bigger model")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     parser = _Parser(

@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 
-from . import column_names
+from . import add_max_bytes_option, column_names
 
 HELP = "Diagnose why a model is not learning: the cause and the fix (exit 1 on errors)."
 
@@ -49,6 +49,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="probe learning rate (default: the model's, or the optimizer's)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the probe (default 0)")
     p.add_argument("--sep", default=",", help="CSV field separator (default ',')")
+    add_max_bytes_option(p)
 
 
 def _is_model_file(path: str) -> bool:
@@ -77,7 +78,7 @@ def load_model(args):
             raise GlassnetError(f"{' and '.join(given)} only apply to .npz weight files; "
                                 f"{args.model!r} is a glassnet model file that names its own "
                                 "activations and loss.")
-        net = load(args.model)
+        net = load(args.model, max_bytes=args.max_model_bytes)
         return net, dict(net.metadata or {})
     net = from_npz(args.model, activation=args.activation, output=args.output, loss=args.loss)
     return net, {}

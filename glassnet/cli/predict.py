@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from . import column_names
+from . import add_max_bytes_option, column_names
 
 HELP = "Predict with a model file on a CSV file; writes CSV (labels, and probabilities " \
        "with --proba)."
@@ -26,7 +26,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA.csv", help="rows to predict: a CSV with the model's "
                                                     "feature columns")
     p.add_argument("--output", "-o", default=None, metavar="FILE",
-                   help="CSV file to write (default: standard output)")
+                   help="CSV file to write (default, or '-': standard output)")
     p.add_argument("--proba", action="store_true",
                    help="add one probability column per class (classifiers)")
     p.add_argument("--keep", type=column_names, default=[], metavar="A,B,...",
@@ -34,6 +34,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ignore-extra", action="store_true",
                    help="ignore columns the model does not know instead of refusing the file")
     p.add_argument("--sep", default=",", help="CSV field separator (default ',')")
+    add_max_bytes_option(p)
 
 
 def run(args) -> int:
@@ -41,9 +42,9 @@ def run(args) -> int:
 
     from .. import data as D
     from .._validation import GlassnetError
-    from ..io import atomic_write, load
+    from ..io import load, open_output
 
-    net = load(args.model)
+    net = load(args.model, max_bytes=args.max_model_bytes)
     meta = net.metadata or {}
     where = args.data
     frame = D.read_csv(args.data, sep=args.sep)
@@ -104,7 +105,8 @@ def run(args) -> int:
                 for k in range(out.shape[1]):
                     result[f"{name}_{k}"] = out[:, k]
     if target is not None and target in frame.columns:
-        _report_score(frame[target], result[name], task, target, len(frame))
+        _report_score(frame[target], result[name], task, target, len(frame),
+                      classes if task == "classification" else ())
     if args.output is None or args.output == "-":
         try:
             result.to_csv(sys.stdout, index=False)
@@ -114,13 +116,13 @@ def run(args) -> int:
             import os
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     else:
-        with atomic_write(args.output, "w") as f:
+        with open_output(args.output, "w") as f:
             result.to_csv(f, index=False)
         print(f"Wrote {len(result)} predictions to {args.output}", file=sys.stderr)
     return 0
 
 
-def _report_score(truth, predicted, task: str, target: str, n: int) -> None:
+def _report_score(truth, predicted, task: str, target: str, n: int, classes=()) -> None:
     """The data holds the target: say how good the predictions are (on standard error)."""
     from ..data import label_key
     ok = truth.notna().to_numpy()
@@ -132,6 +134,15 @@ def _report_score(truth, predicted, task: str, target: str, n: int) -> None:
         acc = float(np.mean([a == b for a, b in zip(t, p)]))
         print(f"The data has the target column {target!r}: accuracy {acc:.1%} on "
               f"{int(ok.sum())} rows.", file=sys.stderr)
+        known = {label_key(c) for c in classes}
+        unseen = [k for k in t if k not in known]
+        if unseen:
+            from ..data import quote_names
+            labels = list(dict.fromkeys(unseen))
+            print(f"note: {len(unseen)} of those rows have labels the model never saw in "
+                  f"training ({quote_names(labels, 5)}); the model cannot predict them, so they "
+                  f"count as wrong. Its classes are {quote_names(classes, 12)}.",
+                  file=sys.stderr)
     else:
         try:
             t = truth[ok].to_numpy(dtype=np.float64)
