@@ -8,7 +8,7 @@ Not JSON Schema (the core depends on NumPy alone): a handful of node types, each
 >>> schema.check({"task": "clustering"}, "metadata")
 Traceback (most recent call last):
 ...
-glassnet._schema.SchemaError: metadata.task is 'clustering'; expected one of 'classification', 'regression'.
+glassnet._schema.SchemaError: metadata.task is 'clustering' (a string); expected one of 'classification', 'regression'.
 """
 from __future__ import annotations
 

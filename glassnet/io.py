@@ -172,7 +172,9 @@ def write_target(path) -> Path:
     'model.glassnet'
     """
     path = _as_path(path, "file")
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
+    if not path.is_symlink() or _special_kind(path) is not None:
+        return path          # /dev/stdout -> /proc/self/fd/1 -> a pipe: opened as it is
+    return Path(os.path.realpath(path))
 
 
 def _write_error(path, exc: OSError) -> WriteError:

@@ -9,8 +9,10 @@ learning rate in a :class:`History`, then lets the callbacks look (and stop).
 
 What can go wrong is handled here, so the user's work is never lost:
 
-* **Divergence** - when the loss or a weight becomes NaN or infinite, training stops, the
-  weights from the start of that epoch (the last known finite ones) are put back, and a
+* **Divergence** - when the loss or a weight becomes NaN or infinite, or, still finite,
+  explodes (a batch loss :data:`LOSS_GROWTH_LIMIT` times the run's first, weights
+  :data:`WEIGHT_GROWTH_LIMIT` times their starting size), training stops, the weights from
+  the start of that epoch (the last sane ones) are put back, and a
   :class:`DivergenceError` says where it happened and what to change.
 * **Ctrl-C** - stops cleanly after the current batch, keeps the trained weights and
   returns the History with ``history.interrupted = True`` (a second Ctrl-C aborts at once).
@@ -532,11 +534,18 @@ class _Batches:
 def _check_compatible(loaded, meta: dict, path) -> None:
     old = loaded.meta
     where = repr(str(path))
+    for key in ("data", "validation"):
+        if not _ckpt.same_data(old.get(key), meta.get(key)):
+            what = "training data" if key == "data" else "validation_data"
+            raise GlassnetError(
+                f"checkpoint {where} was written by a different run: its {what} holds other "
+                "values (the SHA-256 fingerprints differ, whatever the shapes and sums), so "
+                "resuming would mix two runs. Pass the data it was trained on, resume=False "
+                "to start over (the file will be overwritten), or another checkpoint path.")
     for key, what in (("layer_sizes", "network layer sizes"), ("dtype", "dtype"),
                       ("loss", "loss"), ("optimizer", "optimizer"),
                       ("batch_size", "batch_size"), ("shuffle", "shuffle"), ("alpha", "alpha"),
-                      ("validation_split", "validation_split"), ("data", "training data"),
-                      ("validation", "validation_data")):
+                      ("validation_split", "validation_split")):
         if old.get(key) != meta.get(key):
             raise GlassnetError(
                 f"checkpoint {where} was written by a different run: its {what} is "
@@ -707,6 +716,8 @@ def _loop(net, run: _Run) -> History:
             if net._needs_data_init and run.start_epoch == 0 and run.start_batch == 0:
                 # with the init's own settings (lsuv's margin, max_passes)
                 net.initialize_on_data(batches.X[:min(batches.X.shape[0], max(batch_size, 256))])
+            # divergence: NaN, inf, or a finite explosion (see LOSS_GROWTH_LIMIT)
+            loss_limit, weight_limit = math.inf, _weight_limit(params)
             epoch_range = range(epoch, epochs) if not run.stopping else range(0)
             for epoch in epoch_range:
                 ctx.epoch = epoch
@@ -733,8 +744,11 @@ def _loop(net, run: _Run) -> History:
                         loss += 0.5 * scale * float(np.dot(pw, pw))
                         np.multiply(pw, scale * factor, out=l2)
                         gw += l2
-                    if not math.isfinite(loss):
-                        _diverged(net, run, snapshot, epoch, batch, loss, "the loss")
+                    if not loss <= loss_limit:          # NaN compares false too
+                        _diverged(net, run, snapshot, epoch, batch, _explosion(
+                            loss, loss_limit, LOSS_GROWTH_LIMIT, "the loss"), loss)
+                    if loss_limit == math.inf:
+                        loss_limit = _loss_limit(loss)     # from the run's first batch
                     total += loss * (stop - start)
                     state = update(grads, state, params) if linear is None else following
                     params += grads
@@ -751,9 +765,11 @@ def _loop(net, run: _Run) -> History:
                     position = (epoch, batch + 1)
                     break
                 batch = 0
-                if not np.isfinite(params).all():
-                    _diverged(net, run, snapshot, epoch, n_batches - 1, math.nan,
-                              "a weight")
+                biggest = _largest(params)
+                if not biggest <= weight_limit:
+                    _diverged(net, run, snapshot, epoch, n_batches - 1, _explosion(
+                        biggest, weight_limit, WEIGHT_GROWTH_LIMIT, "the largest weight"),
+                        biggest)
                 logs = _epoch_logs(net, run, total / n)
                 history.record(epoch, **logs)
                 for hook in epoch_end:
@@ -839,15 +855,53 @@ def _epoch_logs(net, run: _Run, loss: float) -> dict:
 
 # --- divergence ---------------------------------------------------------------------------------
 
-def _diverged(net, run: _Run, snapshot, epoch: int, batch: int, value: float, what: str):
-    """Put back the epoch's starting weights and raise a DivergenceError that says why."""
+# A learning rate of 1e3 took a classifier's loss to 7e39 and its weights to 3.5e32 in one
+# epoch, all finite.  Healthy training never multiplies its loss by a million (the loss of a
+# fresh network is the worst a sane run sees, give or take a few), nor its weights by a
+# hundred million; the floors keep a run that starts near zero loss (a resumed, well-fitted
+# model) or near zero weights from being judged against a tiny baseline.
+
+#: a batch loss above LOSS_GROWTH_LIMIT * max(the run's first batch loss, LOSS_FLOOR) diverged
+LOSS_GROWTH_LIMIT = 1e6
+LOSS_FLOOR = 1.0
+#: a weight above WEIGHT_GROWTH_LIMIT * max(the largest |weight| at the start, WEIGHT_FLOOR)
+#: at the end of an epoch diverged
+WEIGHT_GROWTH_LIMIT = 1e8
+WEIGHT_FLOOR = 1.0
+
+
+def _largest(params: np.ndarray) -> float:
+    """max |params| without a temporary array; NaN when any parameter is NaN."""
+    return max(float(params.max()), -float(params.min())) if params.size else 0.0
+
+
+def _loss_limit(first: float) -> float:
+    return LOSS_GROWTH_LIMIT * max(first, LOSS_FLOOR) if math.isfinite(first) else math.inf
+
+
+def _weight_limit(params: np.ndarray) -> float:
+    start = _largest(params)
+    return WEIGHT_GROWTH_LIMIT * max(start, WEIGHT_FLOOR) if math.isfinite(start) else math.inf
+
+
+def _explosion(value: float, limit: float, growth: float, what: str) -> str:
+    """'became nan' for a non-finite value; for a finite one, how far past its limit."""
+    if not math.isfinite(value):
+        return f"{what} became {value}" if "loss" in what else "a weight became non-finite"
+    return (f"{what} reached {value:.3g}, more than {growth:.0e} times its starting level "
+            f"({limit / growth:.3g}): the run was blowing up, though still finite")
+
+
+def _diverged(net, run: _Run, snapshot, epoch: int, batch: int, what: str, value: float):
+    """Put back the epoch's starting weights and raise a DivergenceError that says why
+    (``what``: 'the loss became nan', 'the loss reached 7e+39, more than ...')."""
     np.copyto(net.params, snapshot)
     net._training = None                 # the optimizer's moments saw the bad gradients
     ctx = run.ctx
     lr = _opt.current_learning_rate(run.opt, ctx.state)
     n_done = len(ctx.history)
     lines = [f"Training diverged at epoch {epoch + 1}/{ctx.epochs}, batch {batch + 1}/"
-             f"{ctx.n_batches}: {what} became {value if what == 'the loss' else 'non-finite'}.",
+             f"{ctx.n_batches}: {what}.",
              f"The network's weights were restored to those at the start of epoch {epoch + 1} "
              f"(all finite); the history holds the {n_done} finished epoch"
              f"{'' if n_done == 1 else 's'}."]

@@ -107,7 +107,7 @@ def run(args) -> int:
     from .. import optimizers
     from .._validation import GlassnetError, check_choice
     from ..activations import NAMES, OUTPUT_ONLY
-    from ..io import save
+    from ..io import check_writable, is_stream, save
     from ..network import Network
 
     check_choice("--activation", args.activation, [n for n in NAMES if n not in OUTPUT_ONLY],
@@ -128,12 +128,17 @@ def run(args) -> int:
     if out.is_dir():
         raise GlassnetError(f"--out {str(out)!r} is a folder; give a file name such as "
                             "model.glassnet.")
-    if not out.parent.is_dir():
-        raise GlassnetError(f"--out {str(out)!r}: the folder {str(out.parent)!r} does not exist.")
+    try:                     # before any training: a read-only or missing folder shows now
+        check_writable(out)
+    except GlassnetError as exc:
+        raise GlassnetError(f"--out: {exc}") from None
     console = Console(stderr=True)
     if not console.is_terminal:
         console = Console(stderr=True, width=120)
-    stdout = Console() if Console().is_terminal else Console(width=120)
+    # the model itself may go to standard output (-o /dev/stdout): the table then goes to
+    # standard error, so the two never mix
+    stdout = console if is_stream(out) else (
+        Console() if Console().is_terminal else Console(width=120))
     t0 = time.perf_counter()
 
     # --- the table ---
@@ -168,13 +173,13 @@ def run(args) -> int:
                       f"{args.validation:.0%} for validation; training on all of them.")
 
     # --- scaling, fitted on the training rows only ---
-    scaler = (D.Standardizer.fit(X[train_rows]) if args.standardize
+    scaler = (D.Standardizer.fit(X[train_rows], names=features) if args.standardize
               else D.Standardizer(np.zeros(X.shape[1]), np.ones(X.shape[1])))
     Xs = scaler.transform(X)
     target_scaler = None
     y_fit = y
     if task == "regression":
-        target_scaler = D.Standardizer.fit(y[train_rows].reshape(-1, 1))
+        target_scaler = D.Standardizer.fit(y[train_rows].reshape(-1, 1), names=[args.target])
         y_fit = target_scaler.transform(y.reshape(-1, 1))
 
     # --- the network ---
@@ -183,6 +188,10 @@ def run(args) -> int:
                   loss=loss, init=init, seed=args.seed, dtype=args.dtype)
     lr = (args.learning_rate if args.learning_rate is not None
           else optimizers.get(args.optimizer).config.get("learning_rate", 0.01))
+    try:                     # room on the disk for the model (its arrays, uncompressed)
+        check_writable(out, needed_bytes=net.params.nbytes + (1 << 16))
+    except GlassnetError as exc:
+        raise GlassnetError(f"--out: {exc}") from None
 
     bar = None if args.quiet else ProgressBar(args.epochs, console)
     console.print(f"[bold]glassnet train[/]: {where}: {len(X)} rows, {len(features)} features, "
@@ -205,9 +214,13 @@ def run(args) -> int:
     finally:
         if bar:
             bar.close()
-    if getattr(history, "interrupted", False):
-        console.print(f"[yellow]Interrupted after {len(history)} epochs[/]: saving the model "
-                      "as it is now.")
+    interrupted = bool(getattr(history, "interrupted", False))
+    partial = _partial_epoch(history, len(train_rows), args.batch_size) if interrupted else None
+    if interrupted:
+        done = f"{len(history)} epochs" + (
+            f" and {partial['batches']} of {partial['of']} batches of epoch {partial['epoch']}"
+            if partial else "")
+        console.print(f"[yellow]Interrupted after {done}[/]: saving the model as it is now.")
     elif len(history) < args.epochs:
         console.print(f"Early stopping after {len(history)} epochs (no improvement in "
                       f"{args.patience}); keeping the best epoch's weights.")
@@ -229,12 +242,14 @@ def run(args) -> int:
             "data": os.path.basename(args.data), "rows": int(len(X)),
             "training_rows": int(len(train_rows)), "validation_rows": int(len(val_rows)),
             "epochs": len(history), "batch_size": args.batch_size,
+            **({"interrupted": True} if interrupted else {}),
+            **({"partial_epoch": partial} if partial else {}),
             "optimizer": args.optimizer, "learning_rate": lr, "seed": args.seed,
             "seconds": round(fit_seconds, 3), "final_loss": history["loss"][-1] if len(history) else None,
             "metrics": metrics,
         },
     }
-    save(net, out)
+    saved = _save_or_rescue(net, out, console)
 
     table = Table(title=f"Final metrics ({len(history)} epochs, {fit_seconds:.1f} s)",
                   header_style="bold")
@@ -248,8 +263,48 @@ def run(args) -> int:
     if not all(np.isfinite(v) for v in metrics["train"].values()):
         stdout.print("[red]Training diverged (non-finite loss).[/] Try a smaller "
                      "--learning-rate, or run `glassnet doctor` on the data.")
+    if saved != out:
+        return 2
     stdout.print(f"Saved model to {str(out)}  ({time.perf_counter() - t0:.1f} s in all)")
+    if interrupted:
+        return 130           # the shell's code for "stopped by Ctrl-C", after saving
     return 0
+
+
+def _partial_epoch(history, n_rows: int, batch_size: int) -> dict | None:
+    """The epoch Ctrl-C cut short, as {'epoch', 'batches', 'of'} (None if it ended between
+    epochs): the model file then says how much of it the weights saw."""
+    stopped = getattr(history, "stopped_at", None)
+    n_batches = -(-n_rows // batch_size)
+    if not stopped:
+        return None
+    epoch, batch = stopped
+    if epoch < len(history) or batch + 1 >= n_batches:
+        return None
+    return {"epoch": int(epoch) + 1, "batches": int(batch) + 1, "of": int(n_batches)}
+
+
+def _save_or_rescue(net, out: Path, console) -> Path:
+    """Save to ``out``; if that fails now (disk full, folder gone), keep the trained network
+    in a rescue file in the temporary folder and say both things in one line each."""
+    import tempfile
+
+    from .._validation import GlassnetError
+    from ..io import save
+    try:
+        return save(net, out)
+    except GlassnetError as exc:
+        problem = str(exc)
+    rescue = Path(tempfile.gettempdir()) / f"glassnet-rescue-{os.getpid()}-{out.name or 'model'}"
+    try:
+        save(net, rescue)
+    except GlassnetError as exc:
+        raise GlassnetError(f"{problem} The trained network could not be kept either ({exc}); "
+                            "free some space and train again.") from None
+    console.print(f"[red]glassnet train: error:[/] {problem} The trained network was saved to "
+                  f"{str(rescue)} instead; move it where you want it (it is a complete model "
+                  "file).", soft_wrap=True)
+    return rescue
 
 
 def parse_init(text):
