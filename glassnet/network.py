@@ -621,7 +621,8 @@ def _zeros_pair(n: int, dtype, sizes):
         if memory is not None and need > memory:
             raise MemoryError
         params = np.zeros(n, dtype)
-        return params, np.zeros_like(params)
+        # np.zeros, not zeros_like: calloc'd pages cost no memory until training writes them
+        return params, np.zeros(n, dtype)
     except (MemoryError, ValueError):
         raise GlassnetError(f"layer_sizes {echo(sizes)} needs {n:,} parameters ({need / 2 ** 30:.3g} "
                             f"GiB with their gradients in {dtype.name}), more than this "
