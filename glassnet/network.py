@@ -624,9 +624,9 @@ def _zeros_pair(n: int, dtype, sizes):
         # np.zeros, not zeros_like: calloc'd pages cost no memory until training writes them
         return params, np.zeros(n, dtype)
     except (MemoryError, ValueError):
-        raise GlassnetError(f"layer_sizes {echo(sizes)} needs {n:,} parameters ({need / 2 ** 30:.3g} "
-                            f"GiB with their gradients in {dtype.name}), more than this "
-                            "machine's memory.") from None
+        raise GlassnetError(f"layer_sizes {echo(sizes)} needs {n:,} parameters "
+                            f"({need / 2 ** 30:.3g} GiB with their gradients in {dtype.name}), "
+                            "more than this machine's memory.") from None
 
 
 def _views(buf: Array, shapes, n_w: int):
