@@ -113,6 +113,7 @@ def test_train_writes_the_model_to_standard_output_and_predict_writes_csv_to_das
                            "species", "--epochs", "2", "--layers", "4", "-q", "-o",
                            "/dev/stdout"], capture_output=True, env=ENV, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert proc.stdout[:4] == b"PK\x03\x04", (proc.stdout[:300], proc.stderr[-1000:])
     (tmp_path / "out.glassnet").write_bytes(proc.stdout)    # only the model on stdout
     back = gn.load(tmp_path / "out.glassnet")
     assert back.layer_sizes == [4, 4, 3] and back.metadata["task"] == "classification"
@@ -242,6 +243,11 @@ def test_a_device_as_the_model_path_is_refused_at_once(tmp_path):
         proc = subprocess.run([sys.executable, "-c", script, path], capture_output=True,
                               text=True, env=ENV, timeout=60)
         assert proc.returncode == 0 and "not a model file on disk" in proc.stdout, proc
+    for command in ("info", "predict", "doctor"):     # each command, at once (doctor hung)
+        proc = subprocess.run([sys.executable, "-m", "glassnet", command, "/dev/zero",
+                               *([] if command == "info" else ["data.csv"])],
+                              capture_output=True, text=True, env=ENV, timeout=60)
+        assert proc.returncode == 2 and "not a model file on disk" in proc.stderr, proc
 
 
 def _rewrite(src: Path, dst: Path, *, members=None, header=None, duplicate=None) -> Path:

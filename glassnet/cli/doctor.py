@@ -72,6 +72,8 @@ def load_model(args):
 
     if not os.path.exists(args.model):
         raise GlassnetError(f"model file {args.model!r} does not exist.")
+    if not os.path.isfile(args.model):       # a folder, a device, a pipe: load says why
+        load(args.model, max_bytes=args.max_model_bytes)
     if _is_model_file(args.model):
         given = [f"--{n}" for n in ("activation", "output", "loss") if getattr(args, n)]
         if given:
