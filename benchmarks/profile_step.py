@@ -17,7 +17,7 @@ buffers after one real step (the library's own functions, not a re-implementatio
                   rate is folded into the backward pass), else update() and params += grads
   data            gathering each batch's rows in the epoch's order (fit's own _Batches)
 
-then the whole ``_train_batch`` loop and the whole ``fit`` (1 epoch large, 20 small) are
+then the whole ``compute_gradients`` loop and the whole ``fit`` (1 epoch large, 20 small) are
 timed, and what is left,
 ``fit`` minus the parts, is the fit loop's own Python and NumPy call overhead.  Times are
 the best of ``--repeats`` and are reported per step and as a share of the fit.  On a busy
@@ -68,10 +68,10 @@ def regime_data(regime: str, dtype: str):
 def profile(regime: str, dtype: str, repeats: int) -> list:
     X, y, sizes, bs = regime_data(regime, dtype)
     net = glassnet.Network(sizes, activation="relu", dtype=dtype, seed=0)
-    Xc, Y, _ = net._check_pair(X, y)
+    Xc, Y, _ = net.check_data(X, y)
     n, steps = Xc.shape[0], -(-Xc.shape[0] // bs)
     x, yb = Xc[:bs], Y[:bs]
-    net._train_batch(x, yb)                        # fills the workspace with real values
+    net.compute_gradients(x, yb)                        # fills the workspace with real values
     ws = net._workspaces[bs]
     L = net.n_layers
     reps = max(20, 20_000 // (sizes[1] * bs // 32))
@@ -88,7 +88,7 @@ def profile(regime: str, dtype: str, repeats: int) -> list:
             if l:
                 np.dot(ws.delta[l], net.weights[l].T, out=ws.delta[l - 1])
     parts["GEMM (all products of a step)"] = best_time(gemm, reps, repeats)
-    net._train_batch(x, yb)
+    net.compute_gradients(x, yb)
 
     def bias_add():
         for l in range(L):
@@ -143,7 +143,7 @@ def profile(regime: str, dtype: str, repeats: int) -> list:
 
     def train_batches():
         for start in range(0, n, bs):
-            net._train_batch(Xc[start:start + bs], Y[start:start + bs])
+            net.compute_gradients(Xc[start:start + bs], Y[start:start + bs])
     whole_tb = best_time(train_batches, 1, repeats) / steps
 
     epochs = 1 if regime == "large" else 20        # setting up a fit is amortised as it is in use
@@ -154,7 +154,7 @@ def profile(regime: str, dtype: str, repeats: int) -> list:
 
     rows = [(name, t) for name, t in parts.items()]
     in_step = sum(t for name, t in rows if not name.startswith(("optimizer", "data")))
-    rows.append(("_train_batch: Python and call overhead", whole_tb - in_step))
+    rows.append(("compute_gradients: Python and call overhead", whole_tb - in_step))
     rows.append(("fit loop: Python, callbacks, per-epoch work", whole_fit - whole_tb
                  - parts["optimizer step (sgd: params += grads)"]
                  - parts["data: gathering each batch's rows"]))
@@ -177,9 +177,9 @@ def main(argv=None) -> int:
     print(f"  {'part':46s}{'us/step':>10s}{'share of fit':>14s}")
     for name, t in rows:
         print(f"  {name:46s}{t * 1e6:10.1f}{t / fit:14.1%}")
-    print(f"  {'= _train_batch, whole':46s}{tb * 1e6:10.1f}{tb / fit:14.1%}")
+    print(f"  {'= compute_gradients, whole':46s}{tb * 1e6:10.1f}{tb / fit:14.1%}")
     print(f"  {'= fit, whole':46s}{fit * 1e6:10.1f}{1:14.1%}")
-    print(f"  fit / GEMM alone = {fit / gemm:.2f};  _train_batch / GEMM alone = {tb / gemm:.2f}")
+    print(f"  fit / GEMM alone = {fit / gemm:.2f};  compute_gradients / GEMM alone = {tb / gemm:.2f}")
     return 0
 
 

@@ -36,6 +36,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ._registry import Registry
 from ._validation import GlassnetError, check_float
 
 Array = np.ndarray
@@ -306,7 +307,7 @@ SOFTMAX = Activation("softmax", softmax, _softmax_jacobian, softmax_apply, _soft
 
 # --- the registry ----------------------------------------------------------------------------
 
-_FACTORIES: dict[str, Callable[..., Activation]] = {
+_TABLE: dict[str, Callable[..., Activation]] = {
     "identity": lambda: IDENTITY,
     "sigmoid": lambda: SIGMOID,
     "tanh": lambda: TANH,
@@ -327,7 +328,10 @@ ALIASES = {"linear": "identity", "logistic": "sigmoid", "swish": "silu", "none":
 IDS = {0: "identity", 1: "sigmoid", 2: "tanh", 3: "relu", 4: "leaky_relu", 5: "elu",
        6: "selu", 7: "softplus", 8: "gelu", 9: "silu", 10: "softmax"}
 
-NAMES = tuple(_FACTORIES)
+_FACTORIES = Registry("activation", _TABLE, ALIASES, unknown=(
+    "Unknown activation {key!r}. Valid names: {names}; valid ids: " + str(sorted(IDS))
+    + " (1 is sigmoid)."))
+NAMES = _FACTORIES.names
 #: activations that may only be used on the output layer
 OUTPUT_ONLY = frozenset({"softmax"})
 RELU_FAMILY = frozenset({"relu", "leaky_relu", "elu", "gelu", "silu", "softplus"})
@@ -359,18 +363,8 @@ def get(key, **params) -> Activation:
             "An activation must be a name, an integer id, (name, params) or an Activation; "
             f"got {key!r}."
         )
-    name = ALIASES.get(key.lower(), key.lower())
-    if name not in _FACTORIES:
-        raise GlassnetError(
-            f"Unknown activation {key!r}. Valid names: {sorted(_FACTORIES)}; "
-            f"valid ids: {sorted(IDS)} (1 is sigmoid)."
-        )
-    factory = _FACTORIES[name]
-    accepted = list(inspect.signature(factory).parameters)
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        takes = f"its parameters are {accepted}" if accepted else "it takes no parameters"
-        raise GlassnetError(f"activation {name!r} has no parameter {unknown[0]!r}; {takes}.")
+    name, factory = _FACTORIES.lookup(key)
+    _FACTORIES.check_keywords(name, factory, params)
     try:
         return factory(**params)
     except GlassnetError as exc:

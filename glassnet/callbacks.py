@@ -35,6 +35,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ._validation import GlassnetError, check_float, check_int
+from .metrics import ALIASES, METRICS
+from .optimizers import current_learning_rate, scale_learning_rate
 
 
 @dataclass
@@ -60,7 +62,6 @@ class TrainingContext:
     @property
     def learning_rate(self) -> float | None:
         """The learning rate the next step will use."""
-        from .optimizers import current_learning_rate
         return current_learning_rate(self.optimizer, self.state)
 
 
@@ -114,7 +115,6 @@ def _resolve_mode(monitor: str, mode: str) -> str:
                             f"Got {mode!r} instead.")
     if mode != "auto":
         return mode
-    from .metrics import ALIASES, METRICS
     base = monitor[4:] if monitor.startswith("val_") else monitor
     base = ALIASES.get(base, base)
     return "max" if base in METRICS and METRICS[base].greater_is_better else "min"
@@ -160,7 +160,6 @@ class _Plateau(Callback):
         ``recorded`` is every name the run logs per epoch.  A name the library does not know
         (a key another callback adds to the logs, say) is checked at the first epoch's end.
         """
-        from .metrics import ALIASES, METRICS
         if self.monitor == "auto":
             return
         prefix = "val_" if self.monitor.startswith("val_") else ""
@@ -308,7 +307,6 @@ class ReduceLROnPlateau(_Plateau):
         self._fresh = True
 
     def on_epoch_end(self, ctx, logs):
-        from .optimizers import current_learning_rate, scale_learning_rate
         self._observe(ctx, logs)
         if self.wait < self.patience:
             return

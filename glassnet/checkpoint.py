@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._validation import GlassnetError
+from .io import atomic_write
 
 FORMAT = "glassnet-checkpoint"
 VERSION = 1
@@ -60,7 +61,6 @@ def save(path, *, meta: dict, params: np.ndarray, opt_leaves: list,
          order: np.ndarray | None = None, val_index: np.ndarray | None = None,
          callbacks: list | None = None) -> None:
     """Write a checkpoint atomically; ``meta`` must be JSON-ready (NaN allowed)."""
-    from .io import atomic_write
     arrays: dict[str, np.ndarray] = {"params": params}
     kinds = []
     for i, leaf in enumerate(opt_leaves):

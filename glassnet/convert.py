@@ -17,14 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from . import activations as _act
 from ._validation import GlassnetError, check_choice
+from .initializers import SymmetryWarning
+from .network import Network
 
 __all__ = ["from_sklearn", "from_torch", "from_npz", "load_npz_weights"]
 
 
 def _network(sizes, activation, output, loss, weights, biases, dtype, seed, metadata=None):
-    from .initializers import SymmetryWarning
-    from .network import Network
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SymmetryWarning)
         net = Network(sizes, activation=activation, output=output, loss=loss, seed=seed,
@@ -111,7 +112,6 @@ def from_sklearn(mlp, *, dtype=None, seed: int = 0):
 
 def _torch_activation(module, approximate_gelu: bool):
     """The glassnet activation for a torch activation module, or None if it is not one."""
-    from . import activations as _act
     name = type(module).__name__
     if name == "ReLU":
         return _act.get("relu")
@@ -229,7 +229,6 @@ def from_torch(module, *, output=None, loss=None, dtype="float64", approximate_g
         layers[-1][2] = act
     if not layers:
         raise GlassnetError("from_torch found no nn.Linear layer in the module.")
-    from . import activations as _act
     last = layers[-1][2]
     if final is not None or last is not None:
         derived = final or last

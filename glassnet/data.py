@@ -119,9 +119,9 @@ def quote_names(names: Sequence, limit: int = 12) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _rows(mask: np.ndarray, limit: int = 5) -> str:
-    """'rows 3, 8 and 2 more' for a boolean mask over data rows (1-based)."""
-    rows = np.flatnonzero(mask) + 1
+def _rows(mask: np.ndarray, limit: int = 5, first_row: int = 1) -> str:
+    """'rows 3, 8 and 2 more' for a boolean mask over data rows (``mask[0]`` is ``first_row``)."""
+    rows = np.flatnonzero(mask) + first_row
     shown = ", ".join(str(r) for r in rows[:limit])
     more = len(rows) - limit
     word = "row" if len(rows) == 1 else "rows"
@@ -131,23 +131,48 @@ def _rows(mask: np.ndarray, limit: int = 5) -> str:
 # --- columns --------------------------------------------------------------------------------
 
 def check_target_column(frame, target: str, where: str) -> None:
-    """The target column must exist; the error lists the file's columns (and a near match)."""
+    """The target column must exist; the error suggests the closest of all the columns.
+
+    The suggestions are drawn from every column (a case-insensitive match first, then
+    :func:`difflib.get_close_matches`) and never cut; the listing of the columns may be.
+    A file read as a single column whose name holds ``;``, a tab or ``|`` was split on the
+    wrong separator, and the message says which ``--sep`` to pass.
+    """
     if target in frame.columns:
         return
     columns = [str(c) for c in frame.columns]
-    close = difflib.get_close_matches(target, columns, n=1, cutoff=0.6)
-    lowered = [c for c in columns if c.strip().lower() == target.strip().lower()]
-    hint = lowered or close
-    guess = f" Did you mean {hint[0]!r}?" if hint else ""
-    raise GlassnetError(f"{where}: there is no target column {target!r}. The columns are: "
-                        f"{quote_names(columns, 30)}.{guess}")
+    if len(columns) == 1:
+        sep = next((s for s in (";", "\t", "|") if s in columns[0]), None)
+        if sep is not None:
+            raise GlassnetError(
+                f"{where}: there is no target column {target!r}: the file was read as one "
+                f"column named {columns[0]!r}, which holds {sep!r}: its fields are probably "
+                f"separated by {sep!r}. Pass --sep "
+                + ("$'\\t'" if sep == "\t" else repr(sep)) + ".")
+    key = target.strip().lower()
+    lowered = [c for c in columns if c.strip().lower() == key]
+    by_lower = {}                                    # lower-cased name -> the names it covers
+    for c in columns:
+        by_lower.setdefault(c.strip().lower(), []).append(c)
+    close = [c for k in difflib.get_close_matches(key, list(by_lower), n=3, cutoff=0.6)
+             for c in by_lower[k]]
+    hint = list(dict.fromkeys(lowered + close))
+    if hint:
+        guess = (f" Did you mean {hint[0]!r}?" if len(hint) == 1 else
+                 f" Did you mean one of {', '.join(repr(h) for h in hint)}?")
+    else:
+        guess = " No column name is close to it."
+    raise GlassnetError(f"{where}: there is no target column {target!r}.{guess} The "
+                        f"{len(columns)} columns are: {quote_names(columns, 100)}.")
 
 
-def feature_matrix(frame, features: Sequence[str], where: str) -> np.ndarray:
+def feature_matrix(frame, features: Sequence[str], where: str, *,
+                   first_row: int = 1) -> np.ndarray:
     """The named columns as a float64 (rows, features) matrix; booleans become 0/1.
 
     Raises naming every non-numeric column (with its first offending value and row) and
-    every column with missing values (with its first rows).
+    every column with missing values (with its first rows).  ``first_row`` is the data row
+    number of the frame's first row (a chunk of a larger file starts further down).
     """
     import pandas as pd
     non_numeric, missing = [], []
@@ -157,17 +182,17 @@ def feature_matrix(frame, features: Sequence[str], where: str) -> np.ndarray:
         if pd.api.types.is_bool_dtype(col):
             col = col.astype(np.float64)
         elif not pd.api.types.is_numeric_dtype(col):
-            big = _big_integers(col, name, where)
+            big = _big_integers(col, name, where, first_row)
             if big is None:
-                non_numeric.append(_non_numeric_detail(col, name))
+                non_numeric.append(_non_numeric_detail(col, name, first_row))
                 continue
             col = big
         values = col.to_numpy(dtype=np.float64, na_value=np.nan)
         nan, inf = np.isnan(values), np.isinf(values)
         if nan.any():
-            missing.append(f"{name!r} (empty in data {_rows(nan)})")
+            missing.append(f"{name!r} (empty in data {_rows(nan, first_row=first_row)})")
         if inf.any():
-            missing.append(f"{name!r} (infinite in data {_rows(inf)})")
+            missing.append(f"{name!r} (infinite in data {_rows(inf, first_row=first_row)})")
         columns.append(values)
     if non_numeric:
         raise GlassnetError(
@@ -185,7 +210,7 @@ def feature_matrix(frame, features: Sequence[str], where: str) -> np.ndarray:
     return np.ascontiguousarray(np.column_stack(columns), dtype=np.float64)
 
 
-def _big_integers(col, name: str, where: str):
+def _big_integers(col, name: str, where: str, first_row: int = 1):
     """A column of whole numbers too large for int64 (pandas leaves them as Python ints, an
     object column) as float64, which holds them to about 16 digits; None if the column
     holds anything else.  An integer beyond float64 (1.8e308) is an error naming it."""
@@ -202,19 +227,20 @@ def _big_integers(col, name: str, where: str):
             except OverflowError:
                 raise GlassnetError(
                     f"{where}: column {name!r} holds the integer {echo(v, 40, as_text=True)} "
-                    f"in data row {i + 1}, too large for any number type glassnet computes "
-                    "with (float64 ends near 1.8e308).") from None
+                    f"in data row {i + first_row}, too large for any number type glassnet "
+                    "computes with (float64 ends near 1.8e308).") from None
     return pd.Series(out, index=col.index)
 
 
-def _non_numeric_detail(col, name: str) -> str:
+def _non_numeric_detail(col, name: str, first_row: int = 1) -> str:
     """'colour' (first non-number 'red' in data row 1)."""
     import pandas as pd
     numbers = pd.to_numeric(col, errors="coerce")
     bad = (numbers.isna() & col.notna()).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        return f"{name!r} (first non-number {str(col.iloc[row])!r} in data row {row + 1})"
+        return (f"{name!r} (first non-number {str(col.iloc[row])!r} in data row "
+                f"{row + first_row})")
     return f"{name!r} (dtype {col.dtype})"
 
 
@@ -267,13 +293,13 @@ def match_columns(frame, features: Sequence[str], where: str, *, target: str | N
 
 # --- targets --------------------------------------------------------------------------------
 
-def target_values(frame, target: str, where: str) -> np.ndarray:
+def target_values(frame, target: str, where: str, *, first_row: int = 1) -> np.ndarray:
     """The target column as a NumPy array; missing entries are an error naming the rows."""
     col = frame[target]
     bad = col.isna().to_numpy()
     if bad.any():
         raise GlassnetError(f"{where}: the target column {target!r} has missing values in data "
-                            f"{_rows(bad)} (data row 1 is the first row under the header). "
+                            f"{_rows(bad, first_row=first_row)} (data row 1 is the first row under the header). "
                             "Remove those rows before training.")
     import pandas as pd
     if pd.api.types.is_bool_dtype(col):

@@ -43,13 +43,13 @@ from __future__ import annotations
 
 import inspect
 import math
-import warnings
 from typing import Callable
 
 import numpy as np
 
 from . import activations as _act
-from ._validation import GlassnetError, check_choice, check_dtype, check_float, check_int
+from ._registry import Registry
+from ._validation import GlassnetError, check_choice, check_dtype, check_float, check_int, warn
 
 
 class SymmetryWarning(UserWarning):
@@ -527,15 +527,15 @@ def lsuv(net, X, *, margin=0.02, max_passes=20) -> list[float]:
             w[...] = w / math.sqrt(var)
             passes += 1
         if abs(var - 1.0) > margin:
-            warnings.warn(f"LSUV: layer {l + 1}'s pre-activation variance is {var:.4g} after "
-                          f"{max_passes} passes, outside 1 +- {margin}.", RuntimeWarning, stacklevel=2)
+            warn(f"LSUV: layer {l + 1}'s pre-activation variance is {var:.4g} after "
+                 f"{max_passes} passes, outside 1 +- {margin}.", RuntimeWarning)
         variances.append(var)
     return variances
 
 
 # --- the registry ------------------------------------------------------------------------------
 
-_REGISTRY: dict[str, Callable[..., Initializer]] = {
+_TABLE: dict[str, Callable[..., Initializer]] = {
     "zeros": zeros, "ones": ones, "constant": constant,
     "normal": normal, "uniform": uniform, "truncated_normal": truncated_normal,
     "xavier_uniform": xavier_uniform, "xavier_normal": xavier_normal,
@@ -551,7 +551,9 @@ ALIASES = {"glorot_uniform": "xavier_uniform", "glorot_normal": "xavier_normal",
            "xavier": "xavier_uniform", "glorot": "xavier_uniform",
            "he": "he_normal", "kaiming": "he_normal", "lecun": "lecun_normal",
            "trunc_normal": "truncated_normal", "eye": "identity"}
-NAMES = tuple(_REGISTRY)
+_REGISTRY = Registry("init", _TABLE, ALIASES,
+                     unknown="Unknown init {key!r}. Valid names: {names}; aliases: {aliases}.")
+NAMES = _REGISTRY.names
 
 
 def get(name, **params) -> Initializer:
@@ -562,17 +564,7 @@ def get(name, **params) -> Initializer:
     """
     if not isinstance(name, str):
         raise GlassnetError(f"An init name must be a string; got {name!r}.")
-    key = ALIASES.get(name.lower(), name.lower())
-    if key not in _REGISTRY:
-        raise GlassnetError(f"Unknown init {name!r}. Valid names: {sorted(_REGISTRY)}; "
-                            f"aliases: {sorted(ALIASES)}.")
-    factory = _REGISTRY[key]
-    accepted = list(inspect.signature(factory).parameters)
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise GlassnetError(f"init {key!r} has no parameter {unknown[0]!r}; "
-                            f"its parameters are {accepted}.")
-    return factory(**params)
+    return _REGISTRY.build(name, params)
 
 
 # --- defaults by activation ---------------------------------------------------------------------

@@ -48,7 +48,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import activations as _act
+from . import initializers as _init
 from ._validation import GlassnetError
+from ._version import __version__
+from .initializers import SymmetryWarning, resolve
+from .network import Network
+from .neuro import Neuro
 
 #: the ``format`` field of every model file's metadata
 FORMAT = "glassnet-model"
@@ -360,7 +366,6 @@ def to_jsonable(value: Any, where: str = "metadata") -> Any:
 
 def _init_spec_to_json(spec) -> Any:
     """An ``init=`` value as JSON: a name, ``{"name": ..., **params}``, or ``{"custom": label}``."""
-    from . import initializers as _init
     if spec is None or isinstance(spec, str):
         return spec
     if isinstance(spec, _init.Initializer):
@@ -391,8 +396,6 @@ def _rng_state(net) -> dict | None:
 # --- save -----------------------------------------------------------------------------------
 
 def _architecture(net) -> dict:
-    from . import activations as _act
-    from .neuro import Neuro
     arch = {
         "class": type(net).__name__,
         "layer_sizes": list(net.layer_sizes),
@@ -404,7 +407,7 @@ def _architecture(net) -> dict:
         "bias_init": _init_spec_to_json(net.bias_init),
         "seed": net.seed if isinstance(net.seed, (int, np.integer)) else None,
         "rng_state": _rng_state(net),
-        "needs_data_init": bool(getattr(net, "_needs_data_init", False)),
+        "needs_data_init": bool(net.needs_data_init),
     }
     if isinstance(net, Neuro):
         arch["neuro"] = {"learning_rate": net.learning_rate, "quiet": net.quiet}
@@ -418,8 +421,6 @@ def save(net, path, *, metadata: dict | None = None) -> Path:
     is stored with the model; by default it is ``net.metadata``.  The suffix is up to you;
     ``.glassnet`` is the convention.
     """
-    from . import __version__
-    from .network import Network
     if not isinstance(net, Network):
         raise GlassnetError(f"save needs a glassnet Network; got {type(net).__name__}.")
     user = getattr(net, "metadata", None) if metadata is None else metadata
@@ -806,10 +807,6 @@ def _read_member(path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
 
 def _build(path, arch: dict):
     """A Network with the saved architecture (weights filled in by the caller)."""
-    from . import activations as _act
-    from .initializers import SymmetryWarning
-    from .network import Network
-    from .neuro import Neuro
     sizes = arch["layer_sizes"]
     init = arch.get("init")
     init = [_init_spec_from_json(s) for s in init] if init is not None else None
@@ -842,7 +839,7 @@ def _build(path, arch: dict):
             net.rng.bit_generator.state = state
         except (TypeError, ValueError, KeyError):
             _fail(path, "its generator state (rng_state) is damaged.")
-    net._needs_data_init = bool(arch.get("needs_data_init", False))
+    net.needs_data_init = bool(arch.get("needs_data_init", False))
     return net
 
 
@@ -866,7 +863,6 @@ def describe(path, *, max_bytes=None) -> dict:
 def _describe_init(init, l: int, activation) -> str:
     spec = None if init is None else init[l]
     if spec is None:   # the scheme that suits the activation, as Network picks it
-        from .initializers import resolve
         return f"default ({resolve(None, activation).name})"
     if isinstance(spec, str):
         return spec

@@ -23,6 +23,7 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
+from ._registry import Registry
 from ._validation import GlassnetError
 
 Array = np.ndarray
@@ -112,10 +113,11 @@ def _ce_from_logits(z, y):
 CROSS_ENTROPY = Loss("cross_entropy", _ce, _ce_grad, "softmax", _ce_from_logits, "softmax")
 
 
-_REGISTRY = {loss.name: loss for loss in (SQUARED_ERROR, BINARY_CROSS_ENTROPY, CROSS_ENTROPY)}
 _ALIASES = {"mse": "squared_error", "squared_loss": "squared_error", "log_loss": "cross_entropy",
             "categorical_cross_entropy": "cross_entropy", "bce": "binary_cross_entropy"}
-NAMES = tuple(_REGISTRY)
+_REGISTRY = Registry("loss", {loss.name: loss for loss in (SQUARED_ERROR, BINARY_CROSS_ENTROPY,
+                                                           CROSS_ENTROPY)}, _ALIASES)
+NAMES = _REGISTRY.names
 
 #: the loss chosen when only the output activation is named
 DEFAULT_LOSS_FOR_OUTPUT = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
@@ -131,7 +133,4 @@ def get(key) -> Loss:
     """
     if isinstance(key, Loss):
         return key
-    name = _ALIASES.get(key.lower(), key.lower()) if isinstance(key, str) else None
-    if name not in _REGISTRY:
-        raise GlassnetError(f"Unknown loss {key!r}. Valid names: {sorted(_REGISTRY)}.")
-    return _REGISTRY[name]
+    return _REGISTRY.lookup(key)[1]

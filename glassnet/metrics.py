@@ -239,7 +239,7 @@ def _accuracy(net, Y, z, a, sw):
 
 
 def _log_loss(net, Y, z, a, sw):
-    return float(np.average(net._per_sample_loss(z, Y), weights=sw))
+    return float(np.average(net.loss_per_sample(z, Y), weights=sw))
 
 
 def _mse(net, Y, z, a, sw):
@@ -317,14 +317,14 @@ def evaluate(net, X, y, sample_weight=None, metrics=None) -> dict:
 
     ``metrics`` (names or callables) replaces the usual set.
     """
-    X, Y, sw = net._check_pair(X, y, sample_weight)
+    X, Y, sw = net.check_data(X, y, sample_weight)
     z, a = outputs(net, X)
     with np.errstate(over="ignore", invalid="ignore"):    # checked just below
-        per = net._per_sample_loss(z, Y)
+        per = net.loss_per_sample(z, Y)
         loss = float(np.average(per, weights=sw))
     if not (np.isfinite(loss) and np.all(np.isfinite(a))):
         # inputs or weights so large that the output overflows: an error, never a NaN loss
-        raise net._overflow("output" if not np.all(np.isfinite(a)) else "loss",
+        raise net.overflow_error("output" if not np.all(np.isfinite(a)) else "loss",
                             a if not np.all(np.isfinite(a)) else per, X)
     out = {"loss": loss}
     if metrics is None:

@@ -10,8 +10,8 @@ into the view (with a shape check that names the layer).
 from __future__ import annotations
 
 import copy
+import math
 import os
-import warnings
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
@@ -19,18 +19,40 @@ import numpy as np
 from . import activations as _act
 from . import initializers as _init
 from . import losses as _losses
+from . import metrics as _metrics
 from ._validation import (GlassnetError, _first_bad_rows, as_float_array, check_dtype, check_int,
-                          echo)
+                          echo, warn)
 
 Array = np.ndarray
 
 
 class Trace(NamedTuple):
-    """Every layer's values on one batch: ``pre[l]`` is z_l, ``post[l]`` is a_l = f(z_l)."""
+    """Every layer's values on one batch: ``pre[l]`` is z_l, ``post[l]`` is a_l = f(z_l).
+
+    With targets (``net.trace(X, y)``) it also holds the backward pass: ``delta[l]`` is
+    dL/dz_l (batch, fan_out) for the batch's (weighted) mean loss, ``grad_w[l]`` and
+    ``grad_b[l]`` are dL/dW_l and dL/db_l, and ``loss`` is that mean loss.  Without
+    targets those fields are None.
+    """
 
     inputs: Array
     pre: list
     post: list
+    delta: list | None = None
+    grad_w: list | None = None
+    grad_b: list | None = None
+    loss: float | None = None
+
+
+class ParameterLayout(NamedTuple):
+    """Where each layer's parameters sit in the flat ``params`` (and ``grads``) buffer.
+
+    ``weights[l]`` and ``biases[l]`` are slices: ``net.params[layout.weights[l]]`` is
+    ``net.weights[l]`` flattened.  All weights come first, then all biases.
+    """
+
+    weights: list
+    biases: list
 
 
 class Gradients(NamedTuple):
@@ -83,13 +105,16 @@ def _copy_into(view: Array, value, what: str) -> None:
 
 
 class _Workspace:
-    """Buffers for one batch size, reused across steps: z, a and delta per layer."""
+    """Buffers for one batch size, reused across steps: z, a and delta per layer.
 
-    def __init__(self, n: int, sizes: Sequence[int], dtype):
+    ``backward=False`` leaves out the deltas: a forward pass on many rows needs only z and a.
+    """
+
+    def __init__(self, n: int, sizes: Sequence[int], dtype, backward: bool = True):
         outs = sizes[1:]
         self.z = [np.empty((n, k), dtype) for k in outs]      # (batch, fan_out)
         self.a = [np.empty((n, k), dtype) for k in outs]      # (batch, fan_out)
-        self.delta = [np.empty((n, k), dtype) for k in outs]  # (batch, fan_out)
+        self.delta = [np.empty((n, k), dtype) for k in outs] if backward else None
         self.ones = np.ones(n, dtype)                          # sums rows by a GEMV
         self.out_ones = np.ones(outs[-1], dtype)               # sums output units by a GEMV
         self.rows = np.empty(n, dtype)                         # per-sample sums, then their logs
@@ -149,7 +174,8 @@ class Network:
                                     "(output=...), not in a hidden layer.")
         out_act, self.loss = _resolve_output(output, loss, self.layer_sizes[-1])
         self.activations = hidden + [out_act]
-        self._fused = self.loss.fused_output == out_act.name
+        #: the output activation and the loss are fused: dL/dz = a - y (see losses.py)
+        self.fused_loss = self.loss.fused_output == out_act.name
         self._allocate()
         self.init = _per_layer("init", init, self.n_layers, None)
         self.bias_init = bias_init
@@ -187,9 +213,31 @@ class Network:
         n_w = sum(i * o for i, o in shapes)
         self.n_weights = n_w
         self.params, self.grads = _zeros_pair(n_w + sum(sizes[1:]), self.dtype, sizes)
-        self._weights, self._biases = _views(self.params, shapes, n_w)
-        self._grad_w, self._grad_b = _views(self.grads, shapes, n_w)
+        self.layout = _layout(shapes, n_w)
+        self._weights, self._biases = _views(self.params, self.layout)
+        self._grad_w, self._grad_b = _views(self.grads, self.layout)
         self._workspaces: dict[int, _Workspace] = {}
+        self._l2 = None                                 # (n_weights,) scratch, made on demand
+
+    @property
+    def needs_data_init(self) -> bool:
+        """True until :meth:`initialize_on_data` has run for a data-dependent init (lsuv)."""
+        return self._needs_data_init
+
+    @needs_data_init.setter
+    def needs_data_init(self, value: bool) -> None:
+        self._needs_data_init = bool(value)
+
+    @property
+    def training_state(self):
+        """What the last ``fit`` or ``partial_fit`` left for ``partial_fit`` to continue: a
+        :class:`glassnet.training.TrainingState` (the optimizer, its state, the step
+        count), or None."""
+        return self.__dict__.get("_training")
+
+    @training_state.setter
+    def training_state(self, value) -> None:
+        self._training = value
 
     @property
     def weights(self) -> ParamList:
@@ -262,7 +310,7 @@ class Network:
         hidden = [a.name for a in self.activations[:-1]]
         message = _init.symmetry_report(list(self._weights[:-1]), hidden)
         if message:
-            warnings.warn(message, _init.SymmetryWarning, stacklevel=3)
+            warn(message, _init.SymmetryWarning)
 
     def copy(self) -> "Network":
         """An independent deep copy (parameters, generator state, settings)."""
@@ -271,8 +319,7 @@ class Network:
     def __deepcopy__(self, memo):
         new = object.__new__(type(self))
         for key, value in self.__dict__.items():
-            if key in ("params", "grads", "_weights", "_biases", "_grad_w", "_grad_b",
-                       "_workspaces"):
+            if key in _BUFFERS:
                 continue
             setattr(new, key, copy.deepcopy(value, memo))
         new._allocate()
@@ -280,12 +327,14 @@ class Network:
         return new
 
     def __getstate__(self):
-        state = {k: v for k, v in self.__dict__.items()
-                 if k not in ("grads", "_weights", "_biases", "_grad_w", "_grad_b", "_workspaces")}
+        state = {k: v for k, v in self.__dict__.items() if k == "params" or k not in _BUFFERS}
         return state
 
     def __setstate__(self, state):
         params = state.pop("params")
+        if "_fused" in state:                    # pickled before the attribute had its name
+            state["fused_loss"] = state.pop("_fused")
+        state.pop("layout", None)
         self.__dict__.update(state)
         self._allocate()
         self.params[...] = params
@@ -295,51 +344,18 @@ class Network:
         return (f"Network({self.layer_sizes}, activation={acts}, output={self.output.name}, "
                 f"loss={self.loss.name}, dtype={self.dtype.name})")
 
-    # --- forward and backward ------------------------------------------------------------------
+    # --- checking data -------------------------------------------------------------------------
 
-    def _check_X(self, X, name="X") -> Array:
+    def check_inputs(self, X, name: str = "X") -> Array:
+        """``X`` as a 2-D array of the network's dtype with ``layer_sizes[0]`` columns.
+
+        Raises a GlassnetError naming ``name`` (non-numeric, NaN, wrong width, ...).
+        """
         X = as_float_array(name, X, self.dtype)
         if X.shape[1] != self.layer_sizes[0]:
             raise GlassnetError(f"{name} has {X.shape[1]} features (columns) but the network "
                                 f"expects {self.layer_sizes[0]} (layer_sizes[0]).")
         return X
-
-    def trace(self, X) -> Trace:
-        """Forward pass keeping every layer's pre-activation and activation.
-
-        Values too large for the dtype become inf (or NaN) without a warning, so that the
-        trace shows where a network overflows; :meth:`forward` refuses such outputs.
-        """
-        a = self._check_X(X)
-        inputs, pre, post = a, [], []
-        with np.errstate(over="ignore", invalid="ignore"):
-            for W, b, act in zip(self._weights, self._biases, self.activations):
-                z = a @ W
-                z += b
-                a = act.f(z)
-                pre.append(z)
-                post.append(a)
-        return Trace(inputs, pre, post)
-
-    def forward(self, X) -> Array:
-        """The network's output for ``X`` (batch, n_features) -> (batch, n_outputs)."""
-        trace = self.trace(X)
-        out = trace.post[-1]
-        if not np.all(np.isfinite(out)):
-            raise self._overflow("output", out, trace.inputs)
-        return out
-
-    def _overflow(self, what: str, values: Array, X: Array) -> GlassnetError:
-        """The error for a forward or backward pass that overflowed the dtype."""
-        rows = _first_bad_rows(~np.isfinite(values))
-        with np.errstate(over="ignore", invalid="ignore"):
-            x_max, w_max = float(np.max(np.abs(X))), float(np.max(np.abs(self.params)))
-        return GlassnetError(
-            f"the network's {what} overflows {self.dtype.name} on X (first rows: {rows}): X "
-            f"holds values up to {x_max:.3g} and the weights up to {w_max:.3g}. Scale X (e.g. "
-            "standardize each column) or use smaller weights.")
-
-    __call__ = forward
 
     def encode_targets(self, y, name: str = "y") -> Array:
         """Targets as a float array shaped like the output: labels become one-hot rows."""
@@ -388,8 +404,7 @@ class Network:
             raise GlassnetError(f"{name} has {out.shape[1]} columns but the network has {k} "
                                 "outputs.")
         if self.loss.name == "binary_cross_entropy" and np.any((out < 0) | (out > 1)):
-            raise GlassnetError(f"{name} must be 0/1 (or probabilities in [0, 1]) for "
-                                "binary_cross_entropy.")
+            raise GlassnetError(self._not_labels_message(name, out))
         if self.loss.name == "cross_entropy":
             # the fused gradient a - y assumes each row is a distribution over the classes
             tol = 1e-4 if self.dtype == np.float32 else 1e-8
@@ -402,8 +417,40 @@ class Network:
                     "loss='binary_cross_entropy'.")
         return out
 
-    def _check_pair(self, X, y, sample_weight=None):
-        X = self._check_X(X)
+    def _not_labels_message(self, name: str, out: Array) -> str:
+        """Why targets outside [0, 1] do not fit binary cross-entropy, and what to write."""
+        k = self.layer_sizes[-1]
+        finite = out[np.isfinite(out)]
+        span = (f"values from {finite.min():.4g} to {finite.max():.4g}" if finite.size
+                else "no finite values")
+        text = (f"{name} must be 0/1 (or probabilities in [0, 1]) for binary_cross_entropy; "
+                f"it holds {span} (first rows outside [0, 1]: "
+                f"{_first_bad_rows(np.any((out < 0) | (out > 1), axis=1))}).")
+        sizes = ", ".join(str(s) for s in self.layer_sizes)
+        whole = finite.size and np.all(finite == np.round(finite)) and finite.min() >= 0
+        if k == 1 and whole and finite.max() < 20:      # a few small whole numbers: labels?
+            classes = int(finite.max()) + 1
+            text += (f" If these are class labels 0..{classes - 1}, give the network one output "
+                     f"per class: Network([{', '.join(str(s) for s in self.layer_sizes[:-1])}, "
+                     f"{classes}]) (softmax with cross-entropy).")
+        if k == 1:
+            text += (" A one-output network defaults to a binary classifier (sigmoid output "
+                     "with binary cross-entropy). For regression on real-valued targets, "
+                     f"write Network([{sizes}], output=\"identity\") (squared error), or use "
+                     "glassnet.sklearn.GlassRegressor, which also standardizes the targets.")
+        else:
+            text += (" For regression, write output=\"identity\" (squared error), or use "
+                     "glassnet.sklearn.GlassRegressor.")
+        return text
+
+    def check_data(self, X, y, sample_weight=None):
+        """Validated training data: ``(X, Y, sample_weight)`` in the network's dtype.
+
+        ``X`` as :meth:`check_inputs` makes it, ``Y`` as :meth:`encode_targets` (one-hot rows
+        for labels), ``sample_weight`` a (n,) array or None; lengths must agree.  Every
+        entry point that trains or scores checks its data here, once, before any weight moves.
+        """
+        X = self.check_inputs(X)
         Y = self.encode_targets(y)
         if Y.shape[0] != X.shape[0]:
             raise GlassnetError(f"X and y have different lengths: X has {X.shape[0]} rows, "
@@ -423,32 +470,103 @@ class Network:
                                     "hold; rescale the weights (only their ratios matter).")
         return X, Y, sw
 
+    # --- forward and backward: the one maths core ----------------------------------------------
+    #
+    # compute_gradients is the only forward and backward pass in glassnet.  The training
+    # step (train_step), backward, trace and forward all run it; the doctor reads every
+    # layer through trace.  A compiled backend replaces this one method.
+
+    def trace(self, X, y=None, sample_weight=None) -> Trace:
+        """Every layer's values on a batch; with targets ``y``, the backward pass as well.
+
+        ``trace(X)`` is the forward pass keeping each layer's pre-activation z and
+        activation a.  ``trace(X, y)`` also back-propagates the batch's (weighted) mean
+        loss and returns dL/dz and dL/dW, dL/db for every layer (see :class:`Trace`).
+        Nothing in the network changes: ``grads`` and the training buffers are left alone.
+        Values too large for the dtype become inf (or NaN) without a warning, so that the
+        trace shows where a network overflows; :meth:`forward` refuses such outputs.
+
+        >>> net = Network([3, 4, 2], seed=0)
+        >>> t = net.trace([[0.5, -1.0, 2.0]], [1])
+        >>> [z.shape for z in t.pre], [g.shape for g in t.grad_w]
+        ([(1, 4), (1, 2)], [(3, 4), (4, 2)])
+        """
+        if y is None:
+            x, Y, sw = self.check_inputs(X), None, None
+        else:
+            x, Y, sw = self.check_data(X, y, sample_weight)
+        twin = self._scratch_twin(x.shape[0], backward=Y is not None)
+        ws = twin._workspaces[x.shape[0]]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            twin.compute_gradients(x, None)                 # the forward pass
+            if Y is None:
+                return Trace(x, ws.z, ws.a)
+            post = [a.copy() for a in ws.a]                 # the backward pass reuses ws.a
+            loss = twin.compute_gradients(x, Y, sw)
+        return Trace(x, ws.z, post, ws.delta, list(twin._grad_w), list(twin._grad_b), loss)
+
+    def _scratch_twin(self, n: int, backward: bool) -> "Network":
+        """This network with buffers of its own: the same parameters (shared, read only),
+        fresh gradients and a workspace for ``n`` rows, so that a pass on it leaves this
+        network's ``grads`` and training buffers alone."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.grads = np.zeros_like(self.params)
+        twin._grad_w, twin._grad_b = _views(twin.grads, self.layout)
+        twin._workspaces = {n: _Workspace(n, self.layer_sizes, self.dtype, backward)}
+        return twin
+
+    def forward(self, X) -> Array:
+        """The network's output for ``X`` (batch, n_features) -> (batch, n_outputs)."""
+        trace = self.trace(X)
+        out = trace.post[-1]
+        if not np.all(np.isfinite(out)):
+            raise self.overflow_error("output", out, trace.inputs)
+        return out
+
+    def overflow_error(self, what: str, values: Array, X: Array) -> GlassnetError:
+        """The error to raise when ``what`` ("output", "loss", ...) overflowed the dtype on
+        ``X``: it names the first bad rows of ``values`` and suggests scaling."""
+        rows = _first_bad_rows(~np.isfinite(values))
+        with np.errstate(over="ignore", invalid="ignore"):
+            x_max, w_max = float(np.max(np.abs(X))), float(np.max(np.abs(self.params)))
+        return GlassnetError(
+            f"the network's {what} overflows {self.dtype.name} on X (first rows: {rows}): X "
+            f"holds values up to {x_max:.3g} and the weights up to {w_max:.3g}. Scale X (e.g. "
+            "standardize each column) or use smaller weights.")
+
+    __call__ = forward
+
     def loss_value(self, X, y, sample_weight=None) -> float:
         """The mean loss on (X, y)."""
-        X, Y, sw = self._check_pair(X, y, sample_weight)
+        X, Y, sw = self.check_data(X, y, sample_weight)
         z = self.trace(X).pre[-1]
         with np.errstate(over="ignore", invalid="ignore"):
-            per = self._per_sample_loss(z, Y)
+            per = self.loss_per_sample(z, Y)
             loss = float(np.average(per, weights=sw))
         if not np.isfinite(loss):
-            raise self._overflow("loss", per, X)
+            raise self.overflow_error("loss", per, X)
         return loss
 
-    def _per_sample_loss(self, z: Array, Y: Array) -> Array:
-        if self._fused:
+    def loss_per_sample(self, z: Array, Y: Array) -> Array:
+        """Each row's loss (batch,) from the output layer's pre-activations ``z``
+        (batch, n_out) and encoded targets ``Y``; from the logits directly when the output
+        and the loss are fused (exact where the probabilities would round to 0 or 1)."""
+        if self.fused_loss:
             return self.loss.per_sample_from_logits(z, Y)
         return self.loss.per_sample(self.output.f(z), Y)
 
     def backward(self, X, y, sample_weight=None) -> Gradients:
         """Gradients of the (weighted) mean batch loss for every parameter (copies)."""
-        X, Y, sw = self._check_pair(X, y, sample_weight)
+        X, Y, sw = self.check_data(X, y, sample_weight)
         with np.errstate(over="ignore", invalid="ignore"):
-            loss = self._train_batch(X, Y, sw)
+            loss = self.compute_gradients(X, Y, sw)
         if not (np.isfinite(loss) and np.all(np.isfinite(self.grads))):
-            raise self._overflow("loss or gradient", np.full(X.shape[0], loss), X)
+            raise self.overflow_error("loss or gradient", np.full(X.shape[0], loss), X)
         return Gradients([g.copy() for g in self._grad_w], [g.copy() for g in self._grad_b], loss)
 
     def _workspace(self, n: int) -> _Workspace:
+        """The training buffers for batches of ``n`` rows (kept for the next step)."""
         ws = self._workspaces.get(n)
         if ws is None:
             if len(self._workspaces) > 4:   # training needs two sizes; drop stale ones
@@ -456,14 +574,19 @@ class Network:
             ws = self._workspaces[n] = _Workspace(n, self.layer_sizes, self.dtype)
         return ws
 
-    def _train_batch(self, x: Array, y: Array, sw: Array | None = None,
-                     factor: float = 1.0) -> float:
+    def compute_gradients(self, x: Array, y: Array | None, sw: Array | None = None,
+                          factor: float = 1.0) -> float | None:
         """Forward and backward on one batch, gradients into ``self.grads``; returns the loss.
 
-        ``x`` (batch, n_in) and ``y`` (batch, n_out) must already be validated arrays of the
-        network's dtype.  Nothing parameter-sized is allocated here.  ``factor`` multiplies
-        the gradients (not the loss): plain SGD passes -learning_rate, and the gradients
-        come out as the step (see ``Optimizer.linear``).
+        The seam of the training step: fit, partial_fit, the doctor's probe, :meth:`trace`
+        and :meth:`backward` all reach the maths through here, so a compiled backend
+        replaces this one method.  ``x`` (batch, n_in) and ``y`` (batch, n_out) must
+        already be validated arrays of the network's dtype (:meth:`check_data`); ``sw`` is
+        (batch,) sample weights or None.  With ``y`` None only the forward pass runs (every
+        layer's z and a into the workspace; :meth:`trace` reads them) and None is returned.
+        Nothing parameter-sized is allocated.  ``factor`` multiplies the gradients (not the
+        loss): plain SGD passes -learning_rate, and the gradients come out as the step (see
+        ``Optimizer.linear``).
         """
         # np.dot rather than np.matmul: the same BLAS calls with less dispatch overhead,
         # which is most of the cost of a step on small layers
@@ -479,6 +602,9 @@ class Network:
             a = acts[l].apply(z, As[l])
         z = np.dot(a, W[last], out=zs[last])
         z += B[last]
+        if y is None:
+            acts[last].apply(z, As[last])
+            return None
         delta = deltas[last]
         loss = self._output_delta(z, As[last], y, sw, delta, ws, factor)
         for l in range(last, -1, -1):
@@ -500,7 +626,7 @@ class Network:
             scale = 1.0 / n
         else:
             scale = np.divide(sw.reshape(-1, 1), sw.sum(), out=ws.scale)
-        if self._fused:
+        if self.fused_loss:
             if self.output.name == "softmax":
                 loss = _softmax_ce(z, a, y, scale, ws)
             else:
@@ -522,9 +648,45 @@ class Network:
                 delta *= factor
         return loss
 
+    def train_step(self, x: Array, y: Array, sw: Array | None, optimizer, state,
+                   alpha: float = 0.0):
+        """One step of mini-batch gradient descent on a validated batch; returns
+        ``(loss, state)``.
+
+        ``loss`` is the batch's (weighted) mean loss before the step, L2 penalty included;
+        ``state`` the optimizer's state after it.  The step: gradients
+        (:meth:`compute_gradients`), plus MLPClassifier's L2 term ``alpha * W / batch_n``
+        on the weights (``batch_n``: the batch's size or sample-weight sum), then
+        ``optimizer.update`` turns ``grads`` into the step and ``params += grads``.  Plain
+        SGD folds ``-learning_rate`` into the backward pass instead (``Optimizer.linear``).
+        When the loss is not finite nothing is applied: the caller decides what follows.
+        Afterwards ``grads`` holds the step that was taken.
+        """
+        linear = optimizer.linear
+        if linear is None:
+            factor = 1.0
+            loss = self.compute_gradients(x, y, sw)
+        else:                                   # grads come out as the step
+            factor, following = linear(state)
+            loss = self.compute_gradients(x, y, sw, factor)
+        if alpha:
+            n_w = self.n_weights
+            pw, gw = self.params[:n_w], self.grads[:n_w]
+            if self._l2 is None:
+                self._l2 = np.empty_like(pw)                  # (n_weights,) scratch
+            scale = alpha / (x.shape[0] if sw is None else float(sw.sum()))
+            loss += 0.5 * scale * float(np.dot(pw, pw))
+            np.multiply(pw, scale * factor, out=self._l2)
+            gw += self._l2
+        if not math.isfinite(loss):
+            return loss, state
+        state = optimizer.update(self.grads, state, self.params) if linear is None else following
+        self.params += self.grads
+        return loss, state
+
     # --- training and prediction -----------------------------------------------------------------
 
-    def fit(self, X, y, **kwargs):
+    def fit(self, X, y, **settings):
         """Train with mini-batch gradient descent; returns a History.
 
         Keyword arguments (all described in :func:`glassnet.training.fit`): ``epochs=10,
@@ -532,14 +694,22 @@ class Network:
         sample_weight=None, validation_data=None, validation_split=0.0, metrics=None,
         callbacks=None, early_stopping=False, patience=10, min_delta=0.0, monitor="auto",
         restore_best=True, checkpoint=None, checkpoint_every=1, resume="auto", verbose=0``.
+        If training diverges, the error carries glassnet.doctor's explanation.
         """
-        from .training import fit
-        return fit(self, X, y, **kwargs)
+        # Deliberate hand-off upward: the training loop and the doctor sit above the
+        # network (docs/architecture.md), so they are imported when fit is called.
+        from . import training
+        from .doctor import explain_divergence
+        return training.train(self, X, y, training.make_settings(
+            "fit", **settings, explain_divergence=explain_divergence))
 
-    def partial_fit(self, X, y, **kwargs):
+    def partial_fit(self, X, y, **settings):
         """One pass over (X, y), keeping the optimizer state; see :func:`glassnet.training.partial_fit`."""
-        from .training import partial_fit
-        return partial_fit(self, X, y, **kwargs)
+        # Deliberate hand-off upward, as in fit.
+        from . import training
+        from .doctor import explain_divergence
+        return training.train(self, X, y, training.partial_fit_settings(
+            self, **settings, explain_divergence=explain_divergence))
 
     def predict_proba(self, X) -> Array:
         """Class probabilities, (batch, n_classes); a single sigmoid output gives [1-p, p]."""
@@ -566,11 +736,11 @@ class Network:
 
         ``metrics`` (names or callables, as in ``fit``) replaces the usual set.
         """
-        from .metrics import evaluate
-        return evaluate(self, X, y, sample_weight=sample_weight, metrics=metrics)
+        return _metrics.evaluate(self, X, y, sample_weight=sample_weight, metrics=metrics)
 
     def save(self, path) -> None:
         """Write the network to a safe, versioned model file (see :mod:`glassnet.io`)."""
+        # Deliberate hand-off upward: model files sit above the network.
         from .io import save
         save(self, path)
 
@@ -629,14 +799,27 @@ def _zeros_pair(n: int, dtype, sizes):
                             "more than this machine's memory.") from None
 
 
-def _views(buf: Array, shapes, n_w: int):
+def _layout(shapes, n_w: int) -> ParameterLayout:
+    """The slices of each layer's weights and biases in the flat buffer (weights first)."""
     weights, biases, w_off, b_off = [], [], 0, n_w
     for fi, fo in shapes:
-        weights.append(buf[w_off:w_off + fi * fo].reshape(fi, fo))
-        biases.append(buf[b_off:b_off + fo])
+        weights.append(slice(w_off, w_off + fi * fo))
+        biases.append(slice(b_off, b_off + fo))
         w_off += fi * fo
         b_off += fo
+    return ParameterLayout(weights, biases)
+
+
+def _views(buf: Array, layout: ParameterLayout):
+    """Per-layer views of a flat buffer: weights (fan_in, fan_out), biases (fan_out,)."""
+    weights = [buf[w].reshape(-1, b.stop - b.start) for w, b in zip(layout.weights, layout.biases)]
+    biases = [buf[b] for b in layout.biases]
     return ParamList(weights, "weights"), ParamList(biases, "biases")
+
+
+#: what a copy or a pickle rebuilds rather than copies (see _allocate)
+_BUFFERS = ("params", "grads", "layout", "_weights", "_biases", "_grad_w", "_grad_b",
+            "_workspaces", "_l2")
 
 
 def _make_rng(seed) -> np.random.Generator:

@@ -17,9 +17,11 @@ import math
 
 import numpy as np
 
-from ._validation import GlassnetError, check_float, check_int
+from ._validation import (GlassnetError, UnscaledInputWarning, check_float, check_int,
+                          input_scale_message, warn)
 from .network import Network, ParamList, _check_sizes
-from .training import History
+from .history import (LOSS_GROWTH_LIMIT, WEIGHT_GROWTH_LIMIT, DivergenceError, History,
+                      _explosion, _largest, _loss_limit, _weight_limit)
 
 
 class Neuro(Network):
@@ -113,13 +115,14 @@ class Neuro(Network):
         epochs = check_int("epochs", epochs, minimum=0)
         batch_size = check_int("batch_size", batch_size, minimum=1)
         quiet = self.quiet if quiet is None else quiet
-        X, Y, _ = self._check_pair(x, y)
+        X, Y, _ = self.check_data(x, y)
+        message = input_scale_message(X)
+        if message:
+            warn(message, UnscaledInputWarning)
         n = X.shape[0]
         history = History()
         snapshot = np.empty_like(self.params)
         n_batches = -(-n // batch_size)
-        from .training import (LOSS_GROWTH_LIMIT, WEIGHT_GROWTH_LIMIT, _explosion, _largest,
-                               _loss_limit, _weight_limit)
         # divergence, the same rule as fit's: NaN, inf, or a finite explosion
         loss_limit, weight_limit = math.inf, _weight_limit(self.params)
         # overflow is detected below (non-finite loss or weights), not warned about
@@ -131,7 +134,7 @@ class Neuro(Network):
                 total = 0.0
                 for batch, start in enumerate(range(0, n, batch_size)):
                     xb, yb = X_epoch[start:start + batch_size], Y_epoch[start:start + batch_size]
-                    loss = self._train_batch(xb, yb)          # grads = x^T error / len(batch)
+                    loss = self.compute_gradients(xb, yb)          # grads = x^T error / len(batch)
                     if not loss <= loss_limit:
                         self._diverged(snapshot, history, epoch, epochs, batch, n_batches,
                                        _explosion(loss, loss_limit, LOSS_GROWTH_LIMIT,
@@ -153,7 +156,6 @@ class Neuro(Network):
 
     def _diverged(self, snapshot, history, epoch, epochs, batch, n_batches, what):
         """Put back the epoch's starting weights and say where training diverged."""
-        from .training import DivergenceError
         np.copyto(self.params, snapshot)
         lr = self.learning_rate
         raise DivergenceError(

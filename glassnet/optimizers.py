@@ -47,6 +47,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from ._registry import Registry
 from ._validation import GlassnetError, check_float, check_int
 from .schedules import as_schedule
 
@@ -471,11 +472,12 @@ def _named(name: str, opt: Optimizer, **config) -> Optimizer:
 # --- registry and helpers ----------------------------------------------------------------------
 
 #: the optimizers users name in ``fit(optimizer=...)``
-_REGISTRY: dict[str, Callable[..., Optimizer]] = {
+_REGISTRY = Registry("optimizer", {
     "sgd": sgd, "momentum": momentum, "nesterov": nesterov, "adam": adam, "adamw": adamw,
     "rmsprop": rmsprop, "adagrad": adagrad,
-}
-NAMES = tuple(_REGISTRY)
+}, unknown="The 'optimizer' parameter must be one of {names} or an Optimizer from "
+           "glassnet.optimizers. Got {key!r} instead.")
+NAMES = _REGISTRY.names
 
 #: every factory, by the name it gives its Optimizer (used to rebuild one from its config)
 _FACTORIES: dict[str, Callable[..., Optimizer]] = {
@@ -493,15 +495,13 @@ def get(spec, learning_rate=None) -> Optimizer:
             raise GlassnetError("learning_rate was given together with an optimizer object, "
                                 "which carries its own; pass one or the other.")
         return spec
-    name = spec.lower() if isinstance(spec, str) else None
-    if name not in _REGISTRY:
+    if _REGISTRY.canonical(spec) is None:
         hint = ""
         if callable(spec) and getattr(spec, "__name__", None) in _FACTORIES:
             hint = (f" {spec.__name__} is the factory: call it, e.g. "
                     f"optimizer=glassnet.optimizers.{spec.__name__}(...).")
-        raise GlassnetError(f"The 'optimizer' parameter must be one of {sorted(_REGISTRY)} or "
-                            f"an Optimizer from glassnet.optimizers. Got {spec!r} instead.{hint}")
-    factory = _REGISTRY[name]
+        raise GlassnetError(_REGISTRY.unknown_message(spec) + hint)
+    factory = _REGISTRY.lookup(spec)[1]
     return factory() if learning_rate is None else factory(learning_rate)
 
 

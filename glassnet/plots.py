@@ -18,6 +18,7 @@ import io as _io
 from typing import Mapping, Sequence
 
 import numpy as np
+from .io import atomic_write
 
 #: one colour per name, stable across figures (matplotlib's tab10 order)
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -54,7 +55,6 @@ def _style(ax, title: str | None = None, xlabel: str | None = None,
 def save_png(fig, path) -> bytes:
     """Render ``fig`` to PNG, write it atomically to ``path`` and return the PNG bytes
     (so a report can embed the very same image without drawing it twice)."""
-    from .io import atomic_write
     png = png_bytes(fig)
     with atomic_write(path, "wb") as f:
         f.write(png)

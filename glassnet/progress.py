@@ -198,3 +198,43 @@ class TqdmBar(_Bar):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class ReadingBar:
+    """A bar on standard error while a large table is read: bytes of a CSV, rows of Parquet.
+
+    ``update(done, total)`` is the :meth:`glassnet.tables.Table.chunks` progress function.
+    Uses rich when installed, else one line per 10% of the file.
+    """
+
+    def __init__(self, label: str, table, stream=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.unit = "rows" if table.format == "parquet" else "bytes"
+        self.label = label
+        self._bar = None
+        self._shown = -1
+        try:
+            from rich.console import Console
+            from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress,
+                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+            amount = DownloadColumn() if self.unit == "bytes" else MofNCompleteColumn()
+            self._bar = Progress(TextColumn(label), BarColumn(), amount, TimeElapsedColumn(),
+                                 TimeRemainingColumn(), console=Console(file=self.stream))
+            self._task = self._bar.add_task("read", total=None)
+            self._bar.start()
+        except ImportError:
+            pass
+
+    def update(self, done: int, total: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total)
+            return
+        tenth = int(10 * done / max(total, 1))
+        if tenth != self._shown:
+            self._shown = tenth
+            print(f"{self.label}: {10 * tenth}% of the {self.unit}", file=self.stream,
+                  flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None and self._bar.live.is_started:
+            self._bar.stop()

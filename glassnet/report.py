@@ -18,6 +18,8 @@ import html
 import os
 from pathlib import Path
 from typing import Any, Sequence
+from ._version import __version__
+from .io import atomic_write
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0 auto;
@@ -117,7 +119,6 @@ class HtmlReport:
                           "</details>")
 
     def render(self) -> str:
-        from . import __version__
         stamp = _dt.datetime.now().isoformat(timespec="seconds")
         return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -128,7 +129,6 @@ class HtmlReport:
 
     def write(self, path) -> Path:
         """Write the page atomically; returns its path."""
-        from .io import atomic_write
         path = Path(os.fspath(path))
         with atomic_write(path, "w") as f:
             f.write(self.render())

@@ -35,6 +35,7 @@ import math
 import numbers
 from typing import Any, Callable
 
+from ._registry import Registry
 from ._validation import GlassnetError, check_float, check_int
 
 
@@ -221,28 +222,21 @@ def as_schedule(learning_rate: Any) -> Callable[[int], float] | float:
     return _lr(learning_rate)
 
 
-def __getattr__(name):  # reduce_on_plateau lives with the callbacks; import it lazily
-    if name == "reduce_on_plateau":
-        from .callbacks import ReduceLROnPlateau
-        return ReduceLROnPlateau
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 #: name -> constructor; ``get(name, **params)`` builds one
-_REGISTRY = {"constant": constant, "step_decay": step_decay, "exponential": exponential,
-             "inverse_scaling": inverse_scaling, "cosine": cosine}
 _ALIASES = {"step": "step_decay", "invscaling": "inverse_scaling",
             "cosine_warmup": "cosine", "warmup_cosine": "cosine"}
-NAMES = tuple(_REGISTRY)
+_REGISTRY = Registry("schedule", {
+    "constant": constant, "step_decay": step_decay, "exponential": exponential,
+    "inverse_scaling": inverse_scaling, "cosine": cosine,
+}, _ALIASES, unknown="Unknown schedule {key!r}. Valid names: {names} (reduce-on-plateau is "
+                     "glassnet.callbacks.ReduceLROnPlateau).")
+NAMES = _REGISTRY.names
 
 
 def get(name: str, **params) -> Schedule:
     """A schedule by name: ``get("cosine", learning_rate=0.1, total_steps=1000)``."""
-    key = _ALIASES.get(name.lower(), name.lower()) if isinstance(name, str) else name
-    if key not in _REGISTRY:
-        raise GlassnetError(f"Unknown schedule {name!r}. Valid names: {sorted(_REGISTRY)} "
-                            "(reduce-on-plateau is glassnet.callbacks.ReduceLROnPlateau).")
+    key, factory = _REGISTRY.lookup(name)
     try:
-        return _REGISTRY[key](**params)
+        return factory(**params)
     except TypeError as exc:
         raise GlassnetError(f"schedule {key!r}: {exc}") from None

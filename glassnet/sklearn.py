@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import numbers
 import re
-import warnings
+from dataclasses import replace
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -52,10 +52,14 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
 from . import activations as _act
+from . import dataset as _dataset
+from . import sources as _sources
 from . import optimizers as _opt
 from . import schedules as _sched
 from . import training as _training
-from ._validation import GlassnetError, check_bool, check_choice, check_float, check_int
+from .doctor import DoctorInputs, explain_divergence
+from .doctor.probe import column_names
+from ._validation import GlassnetError, check_bool, check_choice, check_float, check_int, warn
 from .callbacks import EarlyStopping, ReduceLROnPlateau
 from .network import Network
 
@@ -157,6 +161,19 @@ class _GlassMLP(BaseEstimator):
     def intercepts_(self, values) -> None:
         self._fitted().set_weights(None, values)
 
+    def doctor_inputs(self, X, feature_names=None, batch_size: int = 32) -> DoctorInputs:
+        """What :func:`glassnet.doctor.diagnose` needs to examine this fitted estimator: a
+        copy of its network (with its class labels), X standardised as the estimator does
+        it, the feature names and the optimizer it trains with."""
+        names = column_names(X, feature_names, self._fitted()) or \
+            getattr(self, "feature_names_in_", None)
+        net, X = self._fitted().copy(), self._transform(X)
+        classes = getattr(self, "classes_", None)
+        if classes is not None and not getattr(self, "_multilabel", False):
+            net.metadata["classes"] = np.asarray(classes).tolist()
+        return DoctorInputs(net, X, names,
+                            self._make_optimizer(X.shape[0], min(batch_size, X.shape[0])))
+
     def _fitted(self) -> Network:
         net = self.__dict__.get("network_")
         if net is None:
@@ -167,7 +184,12 @@ class _GlassMLP(BaseEstimator):
     # --- the public methods ----------------------------------------------------------------------
 
     def fit(self, X, y, sample_weight=None):
-        """Train on (X, y) for up to ``max_iter`` epochs; returns self."""
+        """Train on (X, y) for up to ``max_iter`` epochs; returns self.
+
+        ``X`` may also be a Dask array or DataFrame (with a Dask or NumPy ``y``) or a list of
+        ``(X, y)`` chunks (with ``y=None``): one pass finds the classes and the scaling, then
+        training runs block by block without collecting the data (:mod:`glassnet.sources`).
+        """
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _partial_fit(self, X, y, sample_weight, classes=None):
@@ -271,6 +293,8 @@ class _GlassMLP(BaseEstimator):
 
     def _fit(self, X, y, sample_weight, incremental: bool, classes=None):
         params = self._check_params()
+        if _sources.is_chunked(X, y):
+            return self._fit_chunked(X, y, sample_weight, incremental, params)
         first = incremental and not hasattr(self, "network_")
         continuing = hasattr(self, "network_") and (incremental or self.warm_start)
         X, y = self._validate(X, y, reset=not continuing)
@@ -296,16 +320,17 @@ class _GlassMLP(BaseEstimator):
         Xs = self._scale(X, net.dtype)
         batch_size = self._batch_size(n)
         if self.batch_size != "auto" and self.batch_size > n:
-            warnings.warn(f"Got `batch_size` larger than the sample size ({n}); it is clipped "
-                          "to the sample size.", UserWarning, stacklevel=4)
+            warn(f"Got `batch_size` larger than the sample size ({n}); it is clipped to the "
+                 "sample size.", UserWarning)
 
         if incremental:
-            kept = getattr(net, "_training", None)   # the optimizer state partial_fit continues
+            kept = net.training_state       # the optimizer state partial_fit continues
             opt = None if kept is not None and kept.optimizer is not None else \
                 self._make_optimizer(n, batch_size)
-            history = _training.partial_fit(
-                net, Xs, Y, batch_size=batch_size, optimizer=opt, alpha=params["alpha"],
-                shuffle=self.shuffle, sample_weight=sample_weight, verbose=params["verbose"])
+            history = _training.train(net, Xs, Y, _training.partial_fit_settings(
+                net, optimizer=opt, batch_size=batch_size, alpha=params["alpha"],
+                shuffle=self.shuffle, sample_weight=sample_weight, verbose=params["verbose"],
+                explain_divergence=explain_divergence))
         else:
             validation = None
             X_train, Y_train, sw_train = Xs, Y, sample_weight
@@ -313,12 +338,13 @@ class _GlassMLP(BaseEstimator):
                 X_train, Y_train, sw_train, validation = self._hold_out(Xs, Y, y,
                                                                         sample_weight)
             opt = self._make_optimizer(X_train.shape[0], batch_size)
-            history = _training.fit(
-                net, X_train, Y_train, epochs=params["max_iter"], batch_size=batch_size,
+            history = _training.train(net, X_train, Y_train, replace(
+                _training.DEFAULTS, epochs=params["max_iter"], batch_size=batch_size,
                 optimizer=opt, alpha=params["alpha"], shuffle=self.shuffle,
                 sample_weight=sw_train, validation_data=validation,
                 metrics=[self._score_metric] if self.early_stopping else None,
-                callbacks=self._callbacks(params), verbose=params["verbose"], checkpoint=None)
+                callbacks=self._callbacks(params), verbose=params["verbose"],
+                explain_divergence=explain_divergence))
             n = X_train.shape[0]
         self.history_ = history
         self.n_iter_ = len(history)
@@ -335,9 +361,66 @@ class _GlassMLP(BaseEstimator):
             self.best_loss_ = min(self.best_loss_, min(history.loss))
         if not incremental and not history.stopped_early and not history.interrupted and \
                 self.n_iter_ == params["max_iter"]:
-            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({params['max_iter']}) "
-                          "reached and the optimization hasn't converged yet.",
-                          ConvergenceWarning, stacklevel=4)
+            warn(f"Stochastic Optimizer: Maximum iterations ({params['max_iter']}) reached and "
+                 "the optimization hasn't converged yet.", ConvergenceWarning)
+        return self
+
+    def _fit_chunked(self, data, y, sample_weight, incremental: bool, params: dict):
+        """fit on block-wise data (Dask, chunks): one pass for the classes and the scaling
+        statistics, then training block by block (see :mod:`glassnet.sources`)."""
+        if incremental or self.warm_start or self.early_stopping or sample_weight is not None:
+            raise GlassnetError("with chunked data (a Dask array or chunks) fit trains from "
+                                "scratch: early_stopping, warm_start, partial_fit and "
+                                "sample_weight need in-memory arrays.")
+        source = _sources.as_chunked(data, y)
+        moments, labels, n_features = _dataset.Moments(), [], None
+        for i, (x, yb, _) in source.blocks():
+            x = np.asarray(x, dtype=np.float64)
+            if x.ndim != 2 or not np.all(np.isfinite(x)):
+                raise GlassnetError(f"block {i} of X must be a 2-D array of finite numbers; "
+                                    f"got shape {x.shape}.")
+            n_features = x.shape[1] if n_features is None else n_features
+            if self.standardize:
+                moments.add(x)
+            if self._is_classifier:
+                labels.append(np.unique(np.asarray(yb).reshape(-1)))
+        self.n_features_in_ = n_features
+        self.mean_ = self.scale_ = None
+        if self.standardize:
+            mean, scale = moments.result()
+            scale[~(scale > 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0))] = 1.0
+            self.mean_, self.scale_ = mean, scale
+        if self._is_classifier:
+            self.classes_ = np.unique(np.concatenate(labels))
+            self._multilabel = False
+            if len(self.classes_) < 2:
+                raise GlassnetError(f"y has only one class ({self.classes_.tolist()}); a "
+                                    "classifier needs at least two classes to learn from.")
+            encode = self._chunk_labels
+            Y_shape = np.zeros((1, 1)) if len(self.classes_) == 2 else np.zeros(1)
+        else:
+            def encode(yb):
+                return self._encode(yb, False, False, None, False, None)
+            _, first = next(source.blocks([0] if source.random_access else None))
+            Y_shape = encode(first[1])
+        self.network_ = net = self._build(n_features, Y_shape, params["hidden"])
+        source.with_transform(lambda x, yb, w: (self._scale(np.asarray(x, dtype=np.float64),
+                                                            net.dtype), encode(yb), w))
+        batch_size = self._batch_size(source.n)
+        self.loss_curve_, self.t_, self.best_loss_ = [], 0, np.inf
+        self.validation_scores_ = self.best_validation_score_ = None
+        history = _training.fit(
+            net, source, None, epochs=params["max_iter"], batch_size=batch_size,
+            optimizer=self._make_optimizer(source.n, batch_size), alpha=params["alpha"],
+            shuffle=self.shuffle, callbacks=self._callbacks(params),
+            verbose=params["verbose"], checkpoint=None)
+        self.history_ = history
+        self.n_iter_ = len(history)
+        self.t_ = source.n * self.n_iter_
+        self.loss_curve_.extend(history.loss)
+        if self.loss_curve_:
+            self.loss_ = self.loss_curve_[-1]
+            self.best_loss_ = min(self.loss_curve_)
         return self
 
     def _batch_size(self, n: int) -> int:
@@ -432,6 +515,17 @@ class GlassClassifier(ClassifierMixin, _GlassMLP):
         if self._multilabel or len(self.classes_) == 2:
             return "sigmoid", "binary_cross_entropy"
         return "softmax", "cross_entropy"
+
+    def _chunk_labels(self, y):
+        """A block's labels as the network's targets (classes_ is known)."""
+        y = np.asarray(y).reshape(-1)
+        index = np.searchsorted(self.classes_, y)
+        bad = (index >= len(self.classes_)) | \
+            (self.classes_[np.minimum(index, len(self.classes_) - 1)] != y)
+        if bad.any():
+            raise GlassnetError(f"y holds labels {np.unique(y[bad])[:5].tolist()} not seen in "
+                                "the first pass over the data (did it change?).")
+        return index.astype(np.float64).reshape(-1, 1) if len(self.classes_) == 2 else index
 
     def _encode(self, y, incremental, continuing, classes, first, sw):
         try:

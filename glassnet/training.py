@@ -2,10 +2,18 @@
 
 ``fit(net, X, y, ...)`` trains for ``epochs`` passes over the data in mini-batches drawn in
 an order from the network's generator (the same seed gives the same run, bit for bit).
-Each step is ``loss = forward/backward(batch)``, ``state = optimizer.update(grads, ...)``,
-``params += grads``.  After each epoch the loop records the mean batch loss (as
-MLPClassifier's ``loss_curve_``), any metrics on the training and validation data and the
-learning rate in a :class:`History`, then lets the callbacks look (and stop).
+Each step is ``net.train_step``: ``loss = forward/backward(batch)``, ``state =
+optimizer.update(grads, ...)``, ``params += grads``.  After each epoch the loop records the
+mean batch loss (as MLPClassifier's ``loss_curve_``), any metrics on the training and
+validation data and the learning rate in a :class:`History`, then lets the callbacks look
+(and stop).
+
+Every setting of a run is a field of the frozen :class:`FitSettings`, whose defaults
+(:data:`DEFAULTS`) ``fit``, ``partial_fit``, the estimators and the command line share;
+:func:`train` runs one.  The loop is a few named steps, in the order they run:
+``_prepare`` (every check, before any weight moves), ``_run_epoch`` = ``_run_batches`` +
+``_end_epoch``, and ``_end_run``; a :class:`Position` says where the run stands, and
+``_write_checkpoint`` is the one place that saves it.
 
 What can go wrong is handled here, so the user's work is never lost:
 
@@ -36,143 +44,23 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Callable
 
 import numpy as np
 
 from . import checkpoint as _ckpt
 from . import metrics as _metrics
 from . import optimizers as _opt
-from ._validation import GlassnetError, check_bool, check_float, check_int
+from . import progress as _progress
+from . import sources as _sources
+from ._validation import (GlassnetError, UnscaledInputWarning, check_bool, check_float, check_int,
+                          input_scale_message, warn)
 from .callbacks import Callback, EarlyStopping, TrainingContext, overrides
-
-
-class DivergenceError(GlassnetError):
-    """Training stopped because the loss or the weights became NaN or infinite.
-
-    Attributes: ``epoch`` and ``batch`` (0-based) where it was detected, ``history`` (the
-    epochs finished before), ``learning_rate``, ``value`` (the offending loss) and
-    ``diagnosis`` (glassnet.doctor's report, when the doctor could run).  The network holds
-    the finite weights it had at the start of that epoch.
-    """
-
-    def __init__(self, message: str, *, epoch: int, batch: int, history, learning_rate=None,
-                 value=None, diagnosis=None):
-        super().__init__(message)
-        self.epoch = epoch
-        self.batch = batch
-        self.history = history
-        self.learning_rate = learning_rate
-        self.value = value
-        self.diagnosis = diagnosis
-
-    def __reduce__(self):
-        # the default pickle calls DivergenceError(message) without the keyword-only fields
-        # and fails, e.g. when joblib brings the error back from a worker process
-        return (_rebuild_divergence, (str(self), dict(self.__dict__)))
-
-
-def _rebuild_divergence(message: str, fields: dict) -> DivergenceError:
-    error = DivergenceError.__new__(DivergenceError)
-    GlassnetError.__init__(error, message)
-    error.__dict__.update(fields)
-    return error
-
-
-class History:
-    """Every recorded quantity per epoch: ``history["val_loss"]`` or ``history.val_loss``.
-
-    ``epochs`` holds the epoch indices (0-based); ``interrupted`` is True when Ctrl-C
-    stopped the run (``stopped_at`` = (epoch, batch) of the last batch trained);
-    ``stopped_early`` and ``best_epoch`` come from early stopping.
-    """
-
-    def __init__(self):
-        self.history: dict[str, list] = {"loss": []}
-        self.epochs: list[int] = []
-        self.interrupted = False
-        self.stopped_at: tuple | None = None
-        self.stopped_early = False
-        self.best_epoch: int | None = None
-
-    def record(self, epoch: int, **values) -> None:
-        self.epochs.append(epoch)
-        for key, value in values.items():
-            self.history.setdefault(key, []).append(float(value))
-
-    def _key(self, key):
-        if key in self.history:
-            return key
-        prefix, base = ("val_", key[4:]) if key.startswith("val_") else ("", key)
-        alias = _metrics.ALIASES.get(base)
-        return prefix + alias if alias and prefix + alias in self.history else key
-
-    def __getitem__(self, key):
-        if not isinstance(key, str) or self._key(key) not in self.history:
-            raise KeyError(f"{key!r} was not recorded; this history has {sorted(self.history)}.")
-        return self.history[self._key(key)]
-
-    def __getattr__(self, name):
-        if name.startswith("_") or "history" not in self.__dict__:
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"History has no {name!r}; recorded: "
-                                 f"{sorted(self.history)}.") from None
-
-    def __contains__(self, key):
-        return isinstance(key, str) and self._key(key) in self.history
-
-    def __len__(self):
-        """The number of epochs recorded."""
-        return len(self.epochs)
-
-    def __iter__(self):
-        """The recorded names, as a dict's keys: ``dict(history)`` and ``for key in history``."""
-        return iter(self.history)
-
-    def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self.history))
-
-    def keys(self):
-        return self.history.keys()
-
-    def items(self):
-        return self.history.items()
-
-    @property
-    def loss(self) -> list:
-        return self.history["loss"]
-
-    def to_dict(self) -> dict:
-        return {"epochs": list(self.epochs), **{k: list(v) for k, v in self.history.items()}}
-
-    def _state(self) -> dict:
-        return {"history": {k: list(v) for k, v in self.history.items()},
-                "epochs": list(self.epochs), "interrupted": self.interrupted,
-                "stopped_at": self.stopped_at, "stopped_early": self.stopped_early,
-                "best_epoch": self.best_epoch}
-
-    @classmethod
-    def _from_state(cls, state: dict) -> "History":
-        h = cls()
-        h.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
-        h.epochs = [int(e) for e in state["epochs"]]
-        h.interrupted = bool(state["interrupted"])
-        h.stopped_at = tuple(state["stopped_at"]) if state["stopped_at"] else None
-        h.stopped_early = bool(state["stopped_early"])
-        h.best_epoch = state["best_epoch"]
-        return h
-
-    def __eq__(self, other):
-        return isinstance(other, History) and self._state() == other._state()
-
-    def __repr__(self):
-        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
-        flag = ", interrupted" if self.interrupted else ""
-        return f"History({len(self)} epochs{flag}, last={last})"
+from .history import DivergenceError, History, _rebuild_divergence  # noqa: F401 (re-exported)
+from .history import (LOSS_FLOOR, LOSS_GROWTH_LIMIT, WEIGHT_FLOOR,  # noqa: F401 (re-exported)
+                      WEIGHT_GROWTH_LIMIT, _explosion, _largest, _loss_limit, _weight_limit)
+from .network import Network
 
 
 class TrainingState:
@@ -196,19 +84,90 @@ class TrainingState:
         return (TrainingState, (None, None, 0))
 
 
+# --- the settings -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Every setting of a training run, with the defaults all callers share.
+
+    :func:`fit` builds one from its keyword arguments (described there); ``partial_fit``,
+    ``glassnet.sklearn``'s estimators and the command line start from :data:`DEFAULTS`
+    and change what they need with :func:`dataclasses.replace`, then call :func:`train`.
+
+    >>> from dataclasses import replace
+    >>> replace(DEFAULTS, epochs=50, optimizer="adam").batch_size
+    32
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: Any = "sgd"
+    learning_rate: Any = None
+    alpha: float = 0.0
+    shuffle: bool = True
+    sample_weight: Any = field(default=None, repr=False, compare=False)
+    validation_data: Any = field(default=None, repr=False, compare=False)
+    validation_split: float = 0.0
+    metrics: Any = None
+    callbacks: Any = None
+    early_stopping: bool = False
+    patience: int = 10
+    min_delta: float = 0.0
+    monitor: str = "auto"
+    restore_best: bool = True
+    checkpoint: Any = None
+    checkpoint_every: int = 1
+    resume: Any = "auto"
+    verbose: int = 0
+    #: continue the optimizer (and its state) kept on the network when it is the same one
+    #: (partial_fit); otherwise the optimizer starts afresh
+    continue_optimizer: bool = False
+    #: ``explain(net, X, Y, optimizer, batch_size) -> (diagnosis, text)``, called when
+    #: training diverges; its text is added to the DivergenceError.  Network.fit and the
+    #: estimators pass :func:`glassnet.doctor.explain_divergence`; the loop never imports
+    #: the doctor itself.
+    explain_divergence: Callable | None = field(default=None, repr=False, compare=False)
+
+
+#: the defaults every caller starts from
+DEFAULTS = FitSettings()
+_D = DEFAULTS
+
+#: the settings a user passes to fit (the rest are set by the entry points)
+FIT_ARGUMENTS = tuple(f.name for f in fields(FitSettings)
+                      if f.name not in ("continue_optimizer", "explain_divergence"))
+
+
+def make_settings(caller: str = "fit", base: FitSettings = DEFAULTS, **changes) -> FitSettings:
+    """``base`` with ``changes``; an unknown name is a TypeError naming ``caller``, as for a
+    function's keyword argument."""
+    known = {f.name for f in fields(FitSettings)}
+    for name in changes:
+        if name not in known:
+            raise TypeError(f"{caller}() got an unexpected keyword argument {name!r}")
+    return replace(base, **changes)
+
+
 # --- the public entry points --------------------------------------------------------------------
 
-def fit(net, X, y, *, epochs: int = 10, batch_size: int = 32, optimizer="sgd",
-        learning_rate=None, alpha: float = 0.0, shuffle: bool = True, sample_weight=None,
-        validation_data=None, validation_split: float = 0.0, metrics=None, callbacks=None,
-        early_stopping: bool = False, patience: int = 10, min_delta: float = 0.0,
-        monitor: str = "auto", restore_best: bool = True, checkpoint=None,
-        checkpoint_every: int = 1, resume="auto", verbose: int = 0) -> History:
+def fit(net, X, y, *, epochs: int = _D.epochs, batch_size: int = _D.batch_size,
+        optimizer=_D.optimizer, learning_rate=_D.learning_rate, alpha: float = _D.alpha,
+        shuffle: bool = _D.shuffle, sample_weight=_D.sample_weight,
+        validation_data=_D.validation_data, validation_split: float = _D.validation_split,
+        metrics=_D.metrics, callbacks=_D.callbacks, early_stopping: bool = _D.early_stopping,
+        patience: int = _D.patience, min_delta: float = _D.min_delta,
+        monitor: str = _D.monitor, restore_best: bool = _D.restore_best,
+        checkpoint=_D.checkpoint, checkpoint_every: int = _D.checkpoint_every,
+        resume=_D.resume, verbose: int = _D.verbose) -> History:
     """Train ``net`` with mini-batch gradient descent; returns a :class:`History`.
 
     Parameters
     ----------
-    X, y : training inputs (n, n_features) and targets (class indices, one-hot rows or values)
+    X, y : training inputs (n, n_features) and targets (class indices, one-hot rows or values).
+        Arrays may be memory-mapped (``np.load(..., mmap_mode="r")``): batches are gathered
+        from the map.  Data in blocks trains block by block without being collected: a Dask
+        array or DataFrame ``X`` with its ``y``, or a list (or re-iterable) of ``(X, y)``
+        chunks with ``y=None`` (the epoch's order is defined in :mod:`glassnet.sources`).
     epochs : passes over the training data.
     batch_size : samples per step; every sample is used every epoch (the last batch may be
         smaller).
@@ -248,21 +207,17 @@ def fit(net, X, y, *, epochs: int = 10, batch_size: int = 32, optimizer="sgd",
     DivergenceError
         When the loss or the weights become non-finite (the network keeps finite weights).
     """
-    run = _prepare(net, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                   learning_rate=learning_rate, alpha=alpha, shuffle=shuffle,
-                   sample_weight=sample_weight, validation_data=validation_data,
-                   validation_split=validation_split, metrics=metrics, callbacks=callbacks,
-                   early_stopping=early_stopping, patience=patience, min_delta=min_delta,
-                   monitor=monitor, restore_best=restore_best, checkpoint=checkpoint,
-                   checkpoint_every=checkpoint_every, resume=resume, verbose=verbose,
-                   keep_state=False)
-    return _loop(net, run)
+    given = {name: value for name, value in locals().items() if name in FIT_ARGUMENTS}
+    # Network.fit: the same run, with the doctor explaining a divergence (the hook the
+    # network supplies; this module never imports the doctor)
+    return Network.fit(net, X, y, **given)
 
 
-def partial_fit(net, X, y, *, batch_size: int = 32, optimizer=None, learning_rate=None,
-                alpha: float = 0.0, shuffle: bool = True, sample_weight=None,
-                validation_data=None, metrics=None, callbacks=None,
-                verbose: int = 0) -> History:
+def partial_fit(net, X, y, *, batch_size: int = _D.batch_size, optimizer=None,
+                learning_rate=_D.learning_rate, alpha: float = _D.alpha,
+                shuffle: bool = _D.shuffle, sample_weight=_D.sample_weight,
+                validation_data=_D.validation_data, metrics=_D.metrics,
+                callbacks=_D.callbacks, verbose: int = _D.verbose) -> History:
     """One pass over ``(X, y)``, continuing the optimizer state kept on the network.
 
     The first call starts the optimizer named by ``optimizer`` (default "sgd"); later calls
@@ -271,7 +226,16 @@ def partial_fit(net, X, y, *, batch_size: int = 32, optimizer=None, learning_rat
     long run.  A different optimizer starts afresh.  After :func:`fit`, ``partial_fit``
     continues fit's optimizer.  Returns a one-epoch History.
     """
-    kept = getattr(net, "_training", None)
+    given = {name: value for name, value in locals().items() if name in FIT_ARGUMENTS}
+    return Network.partial_fit(net, X, y, **given)      # as fit: with the doctor's hook
+
+
+def partial_fit_settings(net, *, optimizer=None, learning_rate=None,
+                         base: FitSettings = DEFAULTS, **changes) -> FitSettings:
+    """The settings of one ``partial_fit`` pass: one epoch, no held-out split, no early
+    stopping, no checkpoint, and the network's kept optimizer continued (see
+    :func:`partial_fit`); ``changes`` as :func:`make_settings` takes them."""
+    kept = net.training_state
     kept = kept.optimizer if kept is not None else None
     if optimizer is None and kept is not None:
         if learning_rate is not None:
@@ -281,17 +245,67 @@ def partial_fit(net, X, y, *, batch_size: int = 32, optimizer=None, learning_rat
         optimizer = kept
     elif optimizer is None:
         optimizer = "sgd"
-    run = _prepare(net, X, y, epochs=1, batch_size=batch_size, optimizer=optimizer,
-                   learning_rate=learning_rate, alpha=alpha, shuffle=shuffle,
-                   sample_weight=sample_weight, validation_data=validation_data,
-                   validation_split=0.0, metrics=metrics, callbacks=callbacks,
-                   early_stopping=False, patience=10, min_delta=0.0, monitor="auto",
-                   restore_best=True, checkpoint=None, checkpoint_every=1, resume=False,
-                   verbose=verbose, keep_state=True)
-    return _loop(net, run)
+    return make_settings("partial_fit", base, **changes, optimizer=optimizer,
+                    learning_rate=learning_rate, epochs=1, validation_split=0.0,
+                    early_stopping=False, checkpoint=None, resume=False,
+                    continue_optimizer=True)
+
+
+def train(net, X, y, settings: FitSettings) -> History:
+    """Train ``net`` on ``(X, y)`` as ``settings`` say: what :func:`fit` and
+    :func:`partial_fit` run.
+
+    The loop, top to bottom: :func:`_prepare` checks everything before any weight moves
+    (and loads a checkpoint to resume); then :func:`_run_epoch` for each epoch from the
+    run's :class:`Position`, each made of :func:`_run_batches` (the steps) and
+    :func:`_end_epoch` (logs, callbacks, checkpoint); :func:`_end_run` finishes.
+    """
+    run = _prepare(net, X, y, settings)
+    if run.position.completed:       # a finished checkpoint: loaded as it is, not trained
+        _keep_optimizer(net, run)
+        return run.ctx.history
+    ctx = run.ctx
+    hooks = _Hooks(run.callbacks)
+    run.snapshot = np.empty_like(net.params)
+    second_ctrl_c = False
+    try:
+        # non-finite losses and weights are caught explicitly (DivergenceError), so NumPy's
+        # overflow warnings on the way there would only be noise
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _ctrl_c_stops(ctx):
+            _begin_run(net, run, hooks)
+            while run.position.epoch < ctx.epochs and not run.position.stopping:
+                if not _run_epoch(net, run, hooks):
+                    break
+    except KeyboardInterrupt:         # a second Ctrl-C: stop at once, keep finite weights
+        second_ctrl_c = True
+        ctx.interrupted = True
+        if not np.isfinite(net.params).all():
+            np.copyto(net.params, run.snapshot)
+    except BaseException:
+        _close(hooks.callbacks)
+        raise
+    _end_run(net, run, hooks, second_ctrl_c)
+    return ctx.history
 
 
 # --- preparing a run: every check happens here, before any weight moves ------------------------
+
+@dataclass
+class Position:
+    """Where a run stands: the next batch to train, and what resuming there needs.
+
+    The loop advances it and the checkpoint stores it, so a resumed run continues from
+    exactly here (the network's generator state is stored beside it).
+    """
+
+    epoch: int = 0               # the epoch in progress, or the next one to start
+    batch: int = 0               # the next batch of that epoch (0: the epoch starts afresh)
+    step: int = 0                # optimizer steps taken
+    total: float = 0.0           # the epoch's batch losses so far, each times its batch size
+    order: Any = None            # the epoch's sample order (None: the data's own order)
+    completed: bool = False      # the run finished: a checkpoint to load, not to train
+    stopping: bool = False       # a callback (early stopping) ended the run
+
 
 @dataclass
 class _Run:
@@ -299,40 +313,38 @@ class _Run:
 
     ctx: TrainingContext
     opt: Any
-    state: Any
+    state: Any                   # the optimizer state after the last step
     alpha: float
     batch_size: int
     shuffle: bool
     metrics: list
-    callbacks: list
+    callbacks: list              # the user's, early stopping's and the progress display
     progress: Any
     batches: "_Batches"
     checkpoint: Any
     checkpoint_every: int
     meta: dict
     val_index: Any
-    start_epoch: int = 0
-    start_batch: int = 0
-    order: Any = None
-    total: float = 0.0
-    completed: bool = False
-    stopping: bool = False
+    explain_divergence: Any
+    position: Position = field(default_factory=Position)
+    snapshot: Any = None         # the weights at the start of the epoch (finite ones)
+    loss_limit: float = math.inf     # divergence past these, though finite (LOSS_GROWTH_LIMIT)
+    weight_limit: float = math.inf
+    bounds: list = field(default_factory=list)    # (start, stop) rows of each batch
 
 
-def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, shuffle,
-             sample_weight, validation_data, validation_split, metrics, callbacks,
-             early_stopping, patience, min_delta, monitor, restore_best, checkpoint,
-             checkpoint_every, resume, verbose, keep_state) -> _Run:
-    epochs = check_int("epochs", epochs, minimum=0)
-    batch_size = check_int("batch_size", batch_size, minimum=1)
-    alpha = check_float("alpha", alpha, minimum=0.0)
-    shuffle = check_bool("shuffle", shuffle)
-    early_stopping = check_bool("early_stopping", early_stopping)
-    validation_split = check_float("validation_split", validation_split, minimum=0.0)
+def _prepare(net, X, y, s: FitSettings) -> _Run:
+    epochs = check_int("epochs", s.epochs, minimum=0)
+    batch_size = check_int("batch_size", s.batch_size, minimum=1)
+    alpha = check_float("alpha", s.alpha, minimum=0.0)
+    shuffle = check_bool("shuffle", s.shuffle)
+    early_stopping = check_bool("early_stopping", s.early_stopping)
+    validation_split = check_float("validation_split", s.validation_split, minimum=0.0)
     if validation_split >= 1.0:
         raise GlassnetError(f"validation_split must be in [0, 1). Got {validation_split}.")
-    verbose = check_verbose(verbose)
-    checkpoint_every = check_int("checkpoint_every", checkpoint_every, minimum=1)
+    verbose = check_verbose(s.verbose)
+    checkpoint_every = check_int("checkpoint_every", s.checkpoint_every, minimum=1)
+    resume, checkpoint = s.resume, s.checkpoint
     if resume not in (True, False, "auto") or isinstance(resume, (int, float)) and \
             not isinstance(resume, bool):
         raise GlassnetError(f"resume must be True, False or 'auto'. Got {resume!r}.")
@@ -342,27 +354,47 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
     if resume is True and checkpoint is None:
         raise GlassnetError("resume=True needs checkpoint=PATH (the file to resume from).")
 
-    X, Y, sw = net._check_pair(X, y, sample_weight)
-    validation = _check_validation(net, validation_data)
+    names = getattr(X, "columns", None)             # a DataFrame's column names
+    chunked = _sources.as_chunked(X, y, s.sample_weight)
+    if chunked is not None:
+        # block-wise data (Dask, a list or iterable of chunks): read block by block, never
+        # collected; ctx.X and ctx.Y show callbacks its first block
+        if validation_split:
+            raise GlassnetError("validation_split needs the whole data in memory; with "
+                                "chunked data pass validation_data=(X_val, y_val) instead.")
+        if checkpoint is not None:
+            raise GlassnetError("checkpoint= is not supported with chunked data (a Dask "
+                                "array or chunks); train with in-memory arrays to checkpoint.")
+        chunked = _sources.ChunkBatches(chunked, _sources.block_checker(net), shuffle,
+                                        batch_size)
+        X, Y, sw = chunked.X, chunked.Y, chunked.sw
+    else:
+        X, Y, sw = net.check_data(X, y, s.sample_weight)
+    validation = _check_validation(net, s.validation_data)
     if validation is not None and validation_split:
         raise GlassnetError("Give validation_data or validation_split, not both.")
-    opt = _opt.get(optimizer, learning_rate)
-    kept = getattr(net, "_training", None)
-    if keep_state and kept is not None and kept.optimizer is not None and (
+    opt = _opt.get(s.optimizer, s.learning_rate)
+    kept = net.training_state
+    if s.continue_optimizer and kept is not None and kept.optimizer is not None and (
             kept.optimizer is opt or repr(kept.optimizer) == repr(opt)):   # the same optimizer
         opt, state, step = kept.optimizer, kept.state, kept.step
     else:
         state, step = opt.init(net.params), 0
-    metric_list = _metrics.resolve(metrics, net)
-    user_callbacks = _callback_list(callbacks)
+    if not s.continue_optimizer or kept is None:   # fit, or the first partial_fit of a stream
+        message = input_scale_message(X, None if names is None else list(names))
+        if message:
+            warn(message, UnscaledInputWarning)
+    metric_list = _metrics.resolve(s.metrics, net)
+    user_callbacks = _callback_list(s.callbacks)
     for i, cb in enumerate(user_callbacks):
         if not isinstance(cb, Callback):
             raise GlassnetError(f"callbacks[{i}] must be a glassnet.callbacks.Callback; got "
                                 f"{type(cb).__name__}.")
     cbs = list(user_callbacks)
     if early_stopping:
-        cbs.append(EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
-                                 restore_best=check_bool("restore_best", restore_best)))
+        cbs.append(EarlyStopping(monitor=s.monitor, patience=s.patience,
+                                 min_delta=s.min_delta,
+                                 restore_best=check_bool("restore_best", s.restore_best)))
 
     recorded = {"loss", *(m.name for m in metric_list)}
     if validation is not None or validation_split:
@@ -383,7 +415,8 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
             "validation": (_ckpt.fingerprint(*validation) if checkpoint is not None and
                            validation is not None else None)}
     run = _Run(ctx, opt, state, alpha, batch_size, shuffle, metric_list, cbs, None, None,
-               checkpoint, checkpoint_every, meta, None)
+               checkpoint, checkpoint_every, meta, None, s.explain_divergence,
+               position=Position(step=step))
 
     loaded = None
     if checkpoint is not None and (resume is True or
@@ -403,9 +436,14 @@ def _prepare(net, X, y, *, epochs, batch_size, optimizer, learning_rate, alpha, 
         rows = np.flatnonzero(keep)
         validation = (X[val_index], Y[val_index], None if sw is None else sw[val_index])
     ctx.validation = validation
-    run.batches = _Batches(X, Y, sw, rows, shuffle, batch_size)
+    run.batches = chunked if chunked is not None else \
+        _Batches(X, Y, sw, rows, shuffle, batch_size)
     ctx.n_batches = -(-run.batches.m // batch_size)
-    run.progress = _progress(verbose, epochs, ctx.n_batches)
+    run.bounds = [(start, min(start + batch_size, run.batches.m))
+                  for start in range(0, run.batches.m, batch_size)]
+    run.progress = _progress.make(verbose, epochs, ctx.n_batches)
+    if run.progress is not None:
+        run.callbacks = run.callbacks + [run.progress]
     if loaded is not None:
         try:
             _restore(net, run, loaded, checkpoint)
@@ -447,7 +485,7 @@ def _check_validation(net, validation_data):
         raise GlassnetError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, "
                             f"sample_weight_val); got {type(validation_data).__name__}.")
     try:
-        return net._check_pair(*validation_data)
+        return net.check_data(*validation_data)
     except GlassnetError as exc:
         raise GlassnetError(f"validation_data: {exc}") from None
 
@@ -473,11 +511,6 @@ def _split(net, Y: np.ndarray, fraction: float) -> np.ndarray:
         raise GlassnetError(f"validation_split={fraction} leaves no rows to train on "
                             f"({n} samples).")
     return np.sort(val)
-
-
-def _progress(verbose: int, epochs: int, n_batches: int):
-    from .progress import make
-    return make(verbose, epochs, n_batches)
 
 
 class _Batches:
@@ -521,6 +554,12 @@ class _Batches:
         y = self.Y.take(rows, axis=0, out=by, mode="clip")
         return x, y, None if bw is None else self.sw.take(rows, out=bw, mode="clip")
 
+    def training_outputs(self, net):
+        """(Y, z, a, sample weights) of every training row, for the epoch's metrics."""
+        xs, ys, ws = self.training_rows()
+        z, a = _metrics.outputs(net, xs)
+        return ys, z, a, ws
+
     def training_rows(self):
         """Every training row (for the epoch's metrics): the data, or its kept rows."""
         if self.rows is None:
@@ -529,7 +568,226 @@ class _Batches:
             None if self.sw is None else self.sw[self.rows]
 
 
-# --- resuming ---------------------------------------------------------------------------------
+# --- the loop ---------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _ctrl_c_stops(ctx: TrainingContext):
+    """While training, Ctrl-C asks the loop to stop after the current batch.
+
+    Only in the main thread and only when SIGINT has Python's default handler; the handler
+    puts the previous one back at once, so a second Ctrl-C interrupts immediately.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    previous = signal.default_int_handler
+
+    def handler(signum, frame):
+        ctx.stop = True
+        ctx.interrupted = True
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _hooks(callbacks, name: str) -> list:
+    return [getattr(cb, name) for cb in callbacks if overrides(cb, name)]
+
+
+class _Hooks:
+    """The callbacks' hooks the loop calls, each list holding only the overridden ones (an
+    empty hook costs nothing per batch)."""
+
+    def __init__(self, callbacks):
+        self.callbacks = callbacks
+        self.epoch_begin = _hooks(callbacks, "on_epoch_begin")
+        self.batch_begin = _hooks(callbacks, "on_batch_begin")
+        self.batch_end = _hooks(callbacks, "on_batch_end")
+        self.epoch_end = _hooks(callbacks, "on_epoch_end")
+
+
+def _begin_run(net, run: _Run, hooks: _Hooks) -> None:
+    """Tell the callbacks; finish a data-dependent init (lsuv) when starting afresh."""
+    ctx, pos = run.ctx, run.position
+    ctx.epoch, ctx.batch = pos.epoch, pos.batch
+    for cb in hooks.callbacks:
+        cb.on_train_begin(ctx, {})
+    if pos.epoch == 0 and pos.batch == 0:
+        # with the init's own settings (lsuv's margin, max_passes); nothing for other inits
+        X = run.batches.X
+        net.initialize_on_data(X[:min(X.shape[0], max(run.batch_size, 256))])
+    run.weight_limit = _weight_limit(net.params)     # the loss limit: from the first batch
+
+
+def _run_epoch(net, run: _Run, hooks: _Hooks) -> bool:
+    """Train the epoch at the run's position; False when the run stops here."""
+    ctx, pos = run.ctx, run.position
+    ctx.epoch = pos.epoch
+    for hook in hooks.epoch_begin:
+        hook(ctx, {})
+    if pos.batch == 0:
+        pos.order = run.batches.draw(net.rng)
+        pos.total = 0.0
+    np.copyto(run.snapshot, net.params)          # the last known finite weights
+    if not _run_batches(net, run, hooks):
+        return False                             # stopped mid-epoch: position is its next batch
+    return _end_epoch(net, run, hooks)
+
+
+def _run_batches(net, run: _Run, hooks: _Hooks) -> bool:
+    """The epoch's steps from ``position.batch`` on; False when stopped before its end.
+
+    The hot path: everything it touches per batch is bound to a local first.
+    """
+    ctx, pos, batches = run.ctx, run.position, run.batches
+    index = batches.arrange(pos.order)
+    train_step, opt, alpha = net.train_step, run.opt, run.alpha
+    batch_begin, batch_end = hooks.batch_begin, hooks.batch_end
+    n_batches, bounds = ctx.n_batches, run.bounds
+    state, step, total, batch = run.state, pos.step, pos.total, pos.batch
+    finished = True
+    try:
+        for batch in range(pos.batch, n_batches):
+            start, stop = bounds[batch]
+            if batch_begin:
+                ctx.batch, ctx.step = batch, step
+                for hook in batch_begin:
+                    hook(ctx, {"batch": batch})
+            xb, yb, wb = batches.batch(index, start, stop)
+            loss, state = train_step(xb, yb, wb, opt, state, alpha)
+            if not loss <= run.loss_limit:             # NaN compares false too
+                _diverged(net, run, pos.epoch, batch, loss, _explosion(
+                    loss, run.loss_limit, LOSS_GROWTH_LIMIT, "the loss"))
+            if run.loss_limit == math.inf:
+                run.loss_limit = _loss_limit(loss)     # from the run's first batch
+            total += loss * (stop - start)
+            step += 1
+            if batch_end:
+                ctx.batch, ctx.step, ctx.state = batch, step, state
+                for hook in batch_end:
+                    hook(ctx, {"batch": batch, "loss": loss})
+            if ctx.stop:
+                finished = batch == n_batches - 1
+                break
+    finally:                          # also on a second Ctrl-C: the steps taken count
+        run.state, pos.step, pos.total = state, step, total
+    ctx.batch, ctx.step, ctx.state = batch, step, state
+    pos.batch = 0 if finished else batch + 1
+    return finished
+
+
+def _end_epoch(net, run: _Run, hooks: _Hooks) -> bool:
+    """Check the weights, record the epoch, let the callbacks look, checkpoint; False when
+    the run stops here."""
+    ctx, pos = run.ctx, run.position
+    epoch = pos.epoch
+    biggest = _largest(net.params)
+    if not biggest <= run.weight_limit:
+        _diverged(net, run, epoch, ctx.n_batches - 1, biggest, _explosion(
+            biggest, run.weight_limit, WEIGHT_GROWTH_LIMIT, "the largest weight"))
+    logs = _epoch_logs(net, run, pos.total / run.batches.m)
+    ctx.history.record(epoch, **logs)
+    for hook in hooks.epoch_end:
+        hook(ctx, logs)
+    pos.epoch, pos.total, pos.order = epoch + 1, 0.0, None
+    pos.stopping = ctx.stop and not ctx.interrupted      # a callback ended the run
+    if run.checkpoint is not None and pos.epoch < ctx.epochs and (
+            pos.epoch % run.checkpoint_every == 0 or pos.stopping):
+        _write_checkpoint(net, run, pos)
+    return not ctx.stop
+
+
+def _end_run(net, run: _Run, hooks: _Hooks, second_ctrl_c: bool) -> None:
+    """Say where Ctrl-C stopped, tell the callbacks, write the last checkpoint, keep the
+    optimizer on the network."""
+    ctx, history = run.ctx, run.ctx.history
+    ctx.state = run.state
+    can_resume = run.checkpoint is not None and not second_ctrl_c
+    if ctx.interrupted:
+        history.interrupted = True
+        history.stopped_at = (ctx.epoch, ctx.batch)
+        if can_resume:
+            _write_checkpoint(net, run, replace(run.position, stopping=False))
+        _note(run, f"Interrupted: stopped after batch {ctx.batch + 1} of epoch "
+                   f"{ctx.epoch + 1}; the network keeps the weights trained so far"
+                   + (f" and the checkpoint {str(run.checkpoint)!r} can resume the run."
+                      if can_resume else "."))
+    try:
+        for cb in hooks.callbacks:
+            cb.on_train_end(ctx, {})
+    finally:
+        _close(hooks.callbacks)
+    if run.checkpoint is not None and not ctx.interrupted:
+        # the epochs actually trained, and whether a callback ended the run early
+        _write_checkpoint(net, run, Position(
+            epoch=len(history), step=ctx.step, completed=True,
+            stopping=ctx.stop or run.position.stopping))
+    _keep_optimizer(net, run)
+
+
+def _keep_optimizer(net, run: _Run) -> None:
+    """Keep the optimizer and its state on the network, for partial_fit to continue."""
+    net.training_state = TrainingState(run.opt, run.state, run.position.step)
+
+
+def _close(callbacks) -> None:
+    for cb in callbacks:
+        close = getattr(cb, "close", None)
+        if close is not None:
+            close()
+
+
+def _note(run: _Run, message: str) -> None:
+    if run.progress is not None and hasattr(run.progress, "note"):
+        run.progress.note(message)
+    else:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _epoch_logs(net, run: _Run, loss: float) -> dict:
+    """The epoch's record: loss, training metrics, validation loss and metrics, the rate."""
+    logs = {"loss": loss}
+    if run.metrics:
+        ys, z, a, ws = run.batches.training_outputs(net)
+        for m in run.metrics:
+            logs[m.name] = m.compute(net, ys, z, a, ws)
+    if run.ctx.validation is not None:
+        Xv, Yv, swv = run.ctx.validation
+        z, a = _metrics.outputs(net, Xv)
+        logs["val_loss"] = float(np.average(net.loss_per_sample(z, Yv), weights=swv))
+        for m in run.metrics:
+            logs["val_" + m.name] = m.compute(net, Yv, z, a, swv)
+    lr = _opt.current_learning_rate(run.opt, run.ctx.state)
+    if lr is not None:
+        logs["learning_rate"] = lr
+    return logs
+
+
+# --- checkpoints: written in one place, read in one place --------------------------------------
+
+def _write_checkpoint(net, run: _Run, position: Position) -> None:
+    """Save the run at ``position``: weights, optimizer state, generator, history, callbacks."""
+    meta = dict(run.meta)
+    meta["rng_state"] = _jsonable(net.rng.bit_generator.state)
+    meta["history"] = run.ctx.history._state()
+    meta["position"] = {"epoch": position.epoch, "batch": position.batch,
+                        "step": position.step, "total": position.total if position.batch else 0.0,
+                        "completed": position.completed, "stopping": position.stopping}
+    states = []
+    for cb in _stateful(run.callbacks):
+        state = dict(cb.get_state())
+        state["class"] = type(cb).__name__
+        states.append(state)
+    _ckpt.save(run.checkpoint, meta=meta, params=net.params,
+               opt_leaves=_opt.state_leaves(run.state),
+               order=position.order if position.batch else None, val_index=run.val_index,
+               callbacks=states)
+
 
 def _check_compatible(loaded, meta: dict, path) -> None:
     old = loaded.meta
@@ -574,26 +832,27 @@ def _restore(net, run: _Run, loaded, path) -> None:
     state = _opt.load_state_leaves(run.opt.init(net.params), loaded.opt_leaves)
     type(net.rng.bit_generator)().state = meta["rng_state"]      # readable? (raises if not)
     history = History._from_state(meta["history"])
-    position = meta["position"]
-    _check_epochs(position, run.ctx.epochs, path)
+    saved_position = meta["position"]
+    _check_epochs(saved_position, run.ctx.epochs, path)
     # every check passed: from here on the network changes
     net.params[...] = loaded.params
     net.rng.bit_generator.state = meta["rng_state"]
-    net._needs_data_init = False
+    net.needs_data_init = False
     run.state = run.ctx.state = state
     run.ctx.history = history
     history.interrupted, history.stopped_at = False, None
-    run.start_epoch, run.start_batch = int(position["epoch"]), int(position["batch"])
-    run.ctx.step = int(position["step"])
-    run.total = float(position["total"])
-    run.order = loaded.order
-    run.completed = bool(position["completed"])
-    run.stopping = bool(position.get("stopping", False))
+    run.position = Position(
+        epoch=int(saved_position["epoch"]), batch=int(saved_position["batch"]),
+        step=int(saved_position["step"]), total=float(saved_position["total"]),
+        order=loaded.order, completed=bool(saved_position["completed"]),
+        stopping=bool(saved_position.get("stopping", False)))
+    run.ctx.step = run.position.step
     for cb, cb_state in zip(stateful, saved):
         cb.set_state(cb_state)
     if run.progress is not None and hasattr(run.progress, "note"):
-        where = "finished run" if run.completed else \
-            f"epoch {run.start_epoch + 1}, batch {run.start_batch + 1}"
+        pos = run.position
+        where = "finished run" if pos.completed else \
+            f"epoch {pos.epoch + 1}, batch {pos.batch + 1}"
         run.progress.note(f"Resuming from checkpoint {str(path)!r} ({where}).")
 
 
@@ -620,24 +879,6 @@ def _check_epochs(position: dict, epochs: int, path) -> None:
             "resume=False to start over.")
 
 
-def _write_checkpoint(net, run: _Run, *, epoch: int, batch: int, total: float, order,
-                      completed: bool, stopping: bool = False) -> None:
-    ctx = run.ctx
-    meta = dict(run.meta)
-    meta["rng_state"] = _jsonable(net.rng.bit_generator.state)
-    meta["history"] = ctx.history._state()
-    meta["position"] = {"epoch": epoch, "batch": batch, "step": ctx.step, "total": total,
-                        "completed": completed, "stopping": stopping}
-    states = []
-    for cb in _stateful(run.callbacks):
-        state = dict(cb.get_state())
-        state["class"] = type(cb).__name__
-        states.append(state)
-    _ckpt.save(run.checkpoint, meta=meta, params=net.params,
-               opt_leaves=_opt.state_leaves(ctx.state),
-               order=order if batch else None, val_index=run.val_index, callbacks=states)
-
-
 def _jsonable(value):
     """A generator state as JSON (PCG64's is already; MT19937's holds an array)."""
     if isinstance(value, dict):
@@ -649,254 +890,12 @@ def _jsonable(value):
     return value
 
 
-# --- the loop ---------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def _ctrl_c_stops(ctx: TrainingContext):
-    """While training, Ctrl-C asks the loop to stop after the current batch.
-
-    Only in the main thread and only when SIGINT has Python's default handler; the handler
-    puts the previous one back at once, so a second Ctrl-C interrupts immediately.
-    """
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-    previous = signal.default_int_handler
-
-    def handler(signum, frame):
-        ctx.stop = True
-        ctx.interrupted = True
-        signal.signal(signal.SIGINT, previous)
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _hooks(callbacks, name: str) -> list:
-    return [getattr(cb, name) for cb in callbacks if overrides(cb, name)]
-
-
-def _loop(net, run: _Run) -> History:
-    ctx, history = run.ctx, run.ctx.history
-    callbacks = run.callbacks + ([run.progress] if run.progress is not None else [])
-    params, grads = net.params, net.grads
-    # plain SGD's step is -lr * gradient: folded into the backward pass (Optimizer.linear)
-    train_batch, update, linear = net._train_batch, run.opt.update, run.opt.linear
-    factor = 1.0
-    batches, batch_size, alpha = run.batches, run.batch_size, run.alpha
-    n, n_batches, epochs = batches.m, ctx.n_batches, ctx.epochs
-    rng = net.rng
-    if alpha:
-        pw, gw = params[:net.n_weights], grads[:net.n_weights]
-        l2 = np.empty_like(pw)                                   # (n_weights,) scratch
-    batch_begin = _hooks(callbacks, "on_batch_begin")
-    batch_end = _hooks(callbacks, "on_batch_end")
-    epoch_begin = _hooks(callbacks, "on_epoch_begin")
-    epoch_end = _hooks(callbacks, "on_epoch_end")
-    snapshot = np.empty_like(params)
-    bounds = [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
-    state, step = run.state, ctx.step
-    epoch, batch, total, order = run.start_epoch, run.start_batch, run.total, run.order
-    position = None              # (epoch, batch) to resume from, when stopped mid-epoch
-    raised = False
-    if run.completed:
-        _finish(net, run, state, step)
-        return history
-    ctx.epoch, ctx.batch = epoch, batch
-    try:
-        # non-finite losses and weights are caught explicitly below (DivergenceError), so
-        # NumPy's overflow warnings on the way there would only be noise
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _ctrl_c_stops(ctx):
-            for cb in callbacks:
-                cb.on_train_begin(ctx, {})
-            if net._needs_data_init and run.start_epoch == 0 and run.start_batch == 0:
-                # with the init's own settings (lsuv's margin, max_passes)
-                net.initialize_on_data(batches.X[:min(batches.X.shape[0], max(batch_size, 256))])
-            # divergence: NaN, inf, or a finite explosion (see LOSS_GROWTH_LIMIT)
-            loss_limit, weight_limit = math.inf, _weight_limit(params)
-            epoch_range = range(epoch, epochs) if not run.stopping else range(0)
-            for epoch in epoch_range:
-                ctx.epoch = epoch
-                for hook in epoch_begin:
-                    hook(ctx, {})
-                if batch == 0:
-                    order = batches.draw(rng)
-                    total = 0.0
-                index = batches.arrange(order)
-                np.copyto(snapshot, params)
-                finished = True
-                for batch in range(batch, n_batches):
-                    start, stop = bounds[batch]
-                    if batch_begin:
-                        ctx.batch, ctx.step = batch, step
-                        for hook in batch_begin:
-                            hook(ctx, {"batch": batch})
-                    xb, yb, wb = batches.batch(index, start, stop)
-                    if linear is not None:    # grads come out as the step
-                        factor, following = linear(state)
-                    loss = train_batch(xb, yb, wb, factor)
-                    if alpha:                 # MLPClassifier's L2: alpha * W / batch_n
-                        scale = alpha / (stop - start if wb is None else float(wb.sum()))
-                        loss += 0.5 * scale * float(np.dot(pw, pw))
-                        np.multiply(pw, scale * factor, out=l2)
-                        gw += l2
-                    if not loss <= loss_limit:          # NaN compares false too
-                        _diverged(net, run, snapshot, epoch, batch, _explosion(
-                            loss, loss_limit, LOSS_GROWTH_LIMIT, "the loss"), loss)
-                    if loss_limit == math.inf:
-                        loss_limit = _loss_limit(loss)     # from the run's first batch
-                    total += loss * (stop - start)
-                    state = update(grads, state, params) if linear is None else following
-                    params += grads
-                    step += 1
-                    if batch_end:
-                        ctx.batch, ctx.step, ctx.state = batch, step, state
-                        for hook in batch_end:
-                            hook(ctx, {"batch": batch, "loss": loss})
-                    if ctx.stop:
-                        finished = batch == n_batches - 1
-                        break
-                ctx.batch, ctx.step, ctx.state = batch, step, state
-                if not finished:
-                    position = (epoch, batch + 1)
-                    break
-                batch = 0
-                biggest = _largest(params)
-                if not biggest <= weight_limit:
-                    _diverged(net, run, snapshot, epoch, n_batches - 1, _explosion(
-                        biggest, weight_limit, WEIGHT_GROWTH_LIMIT, "the largest weight"),
-                        biggest)
-                logs = _epoch_logs(net, run, total / n)
-                history.record(epoch, **logs)
-                for hook in epoch_end:
-                    hook(ctx, logs)
-                stopping = ctx.stop and not ctx.interrupted      # a callback ended the run
-                if run.checkpoint is not None and epoch + 1 < epochs and (
-                        (epoch + 1) % run.checkpoint_every == 0 or stopping):
-                    _write_checkpoint(net, run, epoch=epoch + 1, batch=0, total=0.0,
-                                      order=None, completed=False, stopping=stopping)
-                if ctx.stop:
-                    break
-    except KeyboardInterrupt:
-        raised = True
-        ctx.interrupted = True
-        if not np.isfinite(params).all():
-            np.copyto(params, snapshot)
-    except BaseException:
-        _close(callbacks)
-        raise
-    run.state = ctx.state = state
-    if ctx.interrupted:
-        history.interrupted = True
-        history.stopped_at = (ctx.epoch, ctx.batch)
-        if run.checkpoint is not None and not raised:
-            _write_checkpoint(net, run, epoch=position[0] if position else ctx.epoch + 1,
-                              batch=position[1] if position else 0,
-                              total=total if position else 0.0, order=order,
-                              completed=False)
-        _note(run, f"Interrupted: stopped after batch {ctx.batch + 1} of epoch "
-                   f"{ctx.epoch + 1}; the network keeps the weights trained so far"
-                   + (f" and the checkpoint {str(run.checkpoint)!r} can resume the run."
-                      if run.checkpoint is not None and not raised else "."))
-    try:
-        for cb in callbacks:
-            cb.on_train_end(ctx, {})
-    finally:
-        _close(callbacks)
-    if run.checkpoint is not None and not ctx.interrupted:
-        # the epochs actually trained, and whether a callback ended the run early
-        _write_checkpoint(net, run, epoch=len(history), batch=0, total=0.0, order=None,
-                          completed=True, stopping=ctx.stop or run.stopping)
-    _finish(net, run, state, step)
-    return history
-
-
-def _finish(net, run: _Run, state, step: int) -> None:
-    net._training = TrainingState(run.opt, state, step)
-
-
-def _close(callbacks) -> None:
-    for cb in callbacks:
-        close = getattr(cb, "close", None)
-        if close is not None:
-            close()
-
-
-def _note(run: _Run, message: str) -> None:
-    if run.progress is not None and hasattr(run.progress, "note"):
-        run.progress.note(message)
-    else:
-        print(message, file=sys.stderr, flush=True)
-
-
-def _epoch_logs(net, run: _Run, loss: float) -> dict:
-    """The epoch's record: loss, training metrics, validation loss and metrics, the rate."""
-    logs = {"loss": loss}
-    if run.metrics:
-        xs, ys, ws = run.batches.training_rows()
-        z, a = _metrics.outputs(net, xs)
-        for m in run.metrics:
-            logs[m.name] = m.compute(net, ys, z, a, ws)
-    if run.ctx.validation is not None:
-        Xv, Yv, swv = run.ctx.validation
-        z, a = _metrics.outputs(net, Xv)
-        logs["val_loss"] = float(np.average(net._per_sample_loss(z, Yv), weights=swv))
-        for m in run.metrics:
-            logs["val_" + m.name] = m.compute(net, Yv, z, a, swv)
-    lr = _opt.current_learning_rate(run.opt, run.ctx.state)
-    if lr is not None:
-        logs["learning_rate"] = lr
-    return logs
-
-
 # --- divergence ---------------------------------------------------------------------------------
-
-# A learning rate of 1e3 took a classifier's loss to 7e39 and its weights to 3.5e32 in one
-# epoch, all finite.  Healthy training never multiplies its loss by a million (the loss of a
-# fresh network is the worst a sane run sees, give or take a few), nor its weights by a
-# hundred million; the floors keep a run that starts near zero loss (a resumed, well-fitted
-# model) or near zero weights from being judged against a tiny baseline.
-
-#: a batch loss above LOSS_GROWTH_LIMIT * max(the run's first batch loss, LOSS_FLOOR) diverged
-LOSS_GROWTH_LIMIT = 1e6
-LOSS_FLOOR = 1.0
-#: a weight above WEIGHT_GROWTH_LIMIT * max(the largest |weight| at the start, WEIGHT_FLOOR)
-#: at the end of an epoch diverged
-WEIGHT_GROWTH_LIMIT = 1e8
-WEIGHT_FLOOR = 1.0
-
-
-def _largest(params: np.ndarray) -> float:
-    """max |params| without a temporary array; NaN when any parameter is NaN."""
-    return max(float(params.max()), -float(params.min())) if params.size else 0.0
-
-
-def _loss_limit(first: float) -> float:
-    return LOSS_GROWTH_LIMIT * max(first, LOSS_FLOOR) if math.isfinite(first) else math.inf
-
-
-def _weight_limit(params: np.ndarray) -> float:
-    start = _largest(params)
-    return WEIGHT_GROWTH_LIMIT * max(start, WEIGHT_FLOOR) if math.isfinite(start) else math.inf
-
-
-def _explosion(value: float, limit: float, growth: float, what: str) -> str:
-    """'became nan' for a non-finite value; for a finite one, how far past its limit."""
-    if not math.isfinite(value):
-        return f"{what} became {value}" if "loss" in what else "a weight became non-finite"
-    return (f"{what} reached {value:.3g}, more than {growth:.0e} times its starting level "
-            f"({limit / growth:.3g}): the run was blowing up, though still finite")
-
-
-def _diverged(net, run: _Run, snapshot, epoch: int, batch: int, what: str, value: float):
+def _diverged(net, run: _Run, epoch: int, batch: int, value: float, what: str):
     """Put back the epoch's starting weights and raise a DivergenceError that says why
     (``what``: 'the loss became nan', 'the loss reached 7e+39, more than ...')."""
-    np.copyto(net.params, snapshot)
-    net._training = None                 # the optimizer's moments saw the bad gradients
+    np.copyto(net.params, run.snapshot)
+    net.training_state = None            # the optimizer's moments saw the bad gradients
     ctx = run.ctx
     lr = _opt.current_learning_rate(run.opt, ctx.state)
     n_done = len(ctx.history)
@@ -910,42 +909,29 @@ def _diverged(net, run: _Run, snapshot, epoch: int, batch: int, what: str, value
                      f"high is the usual cause: try {lr / 10:.4g} (divided by 10).")
     else:
         lines.append("A learning rate that is too high is the usual cause: divide it by 10.")
-    biggest = float(np.max(np.abs(ctx.X))) if ctx.X.size else 0.0
+    # block by block: X may be memory-mapped and larger than memory
+    biggest = max((float(np.max(np.abs(ctx.X[i:i + 65536])))
+                   for i in range(0, ctx.X.shape[0], 65536)), default=0.0)
     if biggest > 1e3:
         lines.append(f"The inputs X reach |x| = {biggest:.3g}; standardise X (zero mean, unit "
                      "variance per column) before training.")
-    diagnosis = _ask_doctor(net, run, lr)
-    if diagnosis is not None:
-        text = _diagnosis_text(diagnosis)
-        if text:
-            lines.append("glassnet.doctor: " + text)
+    diagnosis, text = _explain(net, run)
+    if text:
+        lines.append(text)
     raise DivergenceError("\n".join(lines), epoch=epoch, batch=batch, history=ctx.history,
                           learning_rate=lr, value=value, diagnosis=diagnosis)
 
 
-def _ask_doctor(net, run: _Run, lr):
-    """The doctor's view of the run (a short probe on a copy); None when it cannot run."""
-    try:
-        from .doctor import diagnose
-    except Exception:          # the doctor is optional here: the message stands without it
-        return None
+def _explain(net, run: _Run):
+    """The run's divergence explainer (the doctor, when the caller gave it): (diagnosis,
+    text), or (None, "") when there is none or it fails: the message stands without it."""
+    if run.explain_divergence is None:
+        return None, ""
     ctx = run.ctx
     rows = slice(0, min(ctx.X.shape[0], 512))
     try:
         with np.errstate(all="ignore"):
-            return diagnose(net, ctx.X[rows], ctx.Y[rows], optimizer=run.opt,
-                            batch_size=min(run.batch_size, ctx.X.shape[0]), steps=50)
+            return run.explain_divergence(net, ctx.X[rows], ctx.Y[rows], run.opt,
+                                          min(run.batch_size, ctx.X.shape[0]))
     except Exception:
-        return None
-
-
-def _diagnosis_text(report) -> str:
-    """The doctor's verdict in a line or two: its summary and the first fix."""
-    try:
-        text = report.summary()
-        serious = [f for f in report.findings if f.severity != "info"]
-        if serious and getattr(serious[0], "fix", ""):
-            text += f"\n  fix: {serious[0].fix}"
-        return text
-    except Exception:
-        return ""
+        return None, ""

@@ -15,7 +15,7 @@ import pytest
 import glassnet
 from glassnet import GlassnetError, SymmetryWarning
 from glassnet.doctor import CODES, Finding, Monitor, Report, diagnose, distinct_units
-from glassnet.doctor.stats import _backward, measure
+from glassnet.doctor.stats import measure
 
 
 def _standardize(X):
@@ -215,9 +215,10 @@ def test_relu_layer_with_biases_minus_5_has_dead_units(digits):
         assert finding.evidence["bias_mean"] == [-5.0]
         assert finding.evidence["inactive_fraction"][0] >= 0.9
         assert "biases" in finding.message and "bias_init" in finding.fix
-    # with inputs in [0, 1] no unit ever fires: layer 2 above it gets only zeros
+    # with inputs in [0, 1] no unit ever fires: layer 2 above it gets only zeros, and so
+    # does the output layer (layer 2's relu(0) = 0): both are frozen, both are named
     assert finding.evidence["dead_units"] == [32]
-    assert finding.evidence["blocked_layers"] == [2]
+    assert finding.evidence["blocked_layers"] == [2, 3]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -328,14 +329,21 @@ def test_regression_targets_far_from_zero_give_initial_loss_off():
 
 @pytest.mark.parametrize("activation,code", [("tanh", "learning_rate_too_high"),
                                              ("relu", "divergence")])
-def test_steps_blown_up_by_unscaled_targets_name_the_targets(activation, code):
+def test_steps_blown_up_by_unscaled_targets_have_the_targets_as_their_root(activation, code):
+    # the root cause is the targets' scale; the blown-up steps are its consequence
     from sklearn.datasets import load_diabetes
     X, y = load_diabetes(return_X_y=True)              # targets: mean 152, std 77
     net = glassnet.Network([10, 16, 1], activation=activation, output="identity", seed=0)
     report = diagnose(net, _standardize(X), y)
-    finding = report.get(code)[0]
-    assert f"targets (mean {y.mean():.3g}, std {y.std():.3g})" in finding.message
-    assert finding.fix.startswith("Standardize the targets first")
+    root = report.findings[0]
+    assert root.code == "unscaled_targets" and root.severity == "error"
+    assert root.evidence["target_mean"] == [pytest.approx(y.mean())]
+    assert f"mean {y.mean():.3g}, std {y.std():.3g}" in root.message
+    assert code in root.evidence["consequences"] and code in root.message
+    assert root.fix.startswith("Standardize the targets")
+    consequence = report.get(code)[0]
+    assert consequence.severity == "info"
+    assert consequence.evidence["caused_by"] == "unscaled_targets"
     assert "initial_loss_off" in report and "unscaled_inputs" not in report
     # standardized targets: the same network and learning rate are fine
     assert diagnose(net, _standardize(X), (y - y.mean()) / y.std()).ok
@@ -533,7 +541,7 @@ def test_findings_check_their_vocabulary():
     report = Report([Finding("unscaled_inputs", "info", (), "m", "f"), f])
     assert report.codes == ["dead_units", "unscaled_inputs"]    # severity first
     assert report.ok is False and Report([]).summary() == "healthy"
-    assert len(CODES) == 11
+    assert len(CODES) == 14
 
 
 # --- the measurements -------------------------------------------------------------------------
@@ -548,8 +556,7 @@ def test_the_doctors_backward_pass_matches_finite_differences(central_diff, rel_
     X = rng.normal(size=(7, 5))
     Y = net.encode_targets(rng.integers(0, 3, 7)) if output == "softmax" else \
         rng.uniform(size=(7, 3))
-    tr = net.trace(X)
-    _, grads = _backward(net, X, Y, tr.pre, tr.post)
+    grads = net.trace(X, Y).grad_w          # the backward pass the doctor reads
     for l in range(3):
         def f(w, l=l):
             saved = net.weights[l].copy()
@@ -680,3 +687,16 @@ def test_input_stats_match_numpy_without_copying_x_whole():
     X64 = X.astype(np.float64)
     np.testing.assert_allclose(stats.mean, X64.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(stats.std, X64.std(axis=0), rtol=1e-12)
+
+
+def test_the_layer_table_names_the_per_unit_spread_signal_std(digits):
+    """Two spreads, two names: the table's is the per-unit std (signal_std), not the std
+    over every entry that the demo and the study call the activation std."""
+    _, X, _, y = digits                                        # pixels / 16: offsets
+    net = glassnet.Network([64, 16, 10], activation="tanh", seed=0)
+    report = diagnose(net, X, y)
+    text = str(report)
+    header = next(line for line in text.splitlines() if "activation" in line and "units" in line)
+    assert "signal std" in header and "act std" not in text
+    first = report.layers[0]["start"]
+    assert first["signal_std"] < 0.8 * first["post_std"]         # they differ

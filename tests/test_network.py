@@ -514,3 +514,22 @@ def test_cross_entropy_refuses_target_rows_that_are_not_distributions():
     soft = np.array([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0]])
     grads = net.backward(X, soft)
     assert np.isfinite(grads.loss)
+
+
+def test_real_valued_targets_on_one_output_say_how_to_do_regression():
+    from sklearn.datasets import load_diabetes
+    X, y = load_diabetes(return_X_y=True)
+    with pytest.raises(GlassnetError) as info:
+        Network([10, 16, 1], seed=0).fit(X, y, epochs=1)
+    message = str(info.value)
+    assert "0/1" in message and "from 25 to 346" in message
+    assert "defaults to a binary classifier" in message
+    assert 'Network([10, 16, 1], output="identity")' in message and "GlassRegressor" in message
+    assert "class labels" not in message               # 25..346 are no class labels
+    # the spelling it shows works
+    net = Network([10, 16, 1], output="identity", seed=0)
+    net.fit(X, (y - y.mean()) / y.std(), epochs=30, optimizer="adam", learning_rate=0.01)
+    assert net.loss.name == "squared_error"
+    # small whole numbers may be labels: then it says how many outputs that takes
+    with pytest.raises(GlassnetError, match=r"Network\(\[10, 16, 3\]\)"):
+        Network([10, 16, 1], seed=0).fit(X, np.arange(len(X)) % 3, epochs=1)

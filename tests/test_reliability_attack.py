@@ -557,12 +557,13 @@ def test_a_finite_explosion_is_divergence_and_healthy_runs_never_trip(tmp_path, 
 # --- 11. Ctrl-C -------------------------------------------------------------------------------
 
 def test_ctrl_c_during_train_saves_exits_130_and_records_the_partial_epoch(tmp_path):
-    """One long epoch (80,000 batches of one row, several seconds), Ctrl-C a second in."""
+    """One long epoch (100,000 batches of one row, several seconds), Ctrl-C a second in."""
     data = _iris_csv(tmp_path, rows=100_000)
     out = tmp_path / "m.glassnet"
     proc = subprocess.Popen(
         [sys.executable, "-m", "glassnet", "train", str(data), "--target", "species",
-         "--epochs", "1", "--batch-size", "1", "--layers", "16", "-q", "-o", str(out)],
+         "--epochs", "1", "--batch-size", "1", "--layers", "16", "--validation", "0", "-q",
+         "-o", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
@@ -576,8 +577,8 @@ def test_ctrl_c_during_train_saves_exits_130_and_records_the_partial_epoch(tmp_p
     training = gn.load(out).metadata["training"]
     assert training["interrupted"] is True and training["epochs"] == 0
     partial = training["partial_epoch"]                         # before: "epochs": 0 only
-    assert partial["epoch"] == 1 and 1 <= partial["batches"] < partial["of"] == 80_000
-    assert f"{partial['batches']} of 80000 batches of epoch 1" in err
+    assert partial["epoch"] == 1 and 1 <= partial["batches"] < partial["of"] == 100_000
+    assert f"{partial['batches']} of 100000 batches of epoch 1" in err
 
 
 # --- 12. checkpoints hash the data --------------------------------------------------------------

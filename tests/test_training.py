@@ -3,6 +3,7 @@ callbacks, partial_fit, Ctrl-C, divergence, progress output, float32, sample wei
 from __future__ import annotations
 
 import doctest
+import inspect
 import io
 import os
 import signal
@@ -173,7 +174,7 @@ def test_validation_data_with_weights_and_bad_validation_data(iris):
     w = np.where(y == 0, 3.0, 1.0)
     h = net.fit(X, y, epochs=1, validation_data=(X, y, w))
     z = net.trace(X).pre[-1]
-    expected = np.average(net._per_sample_loss(z, net.encode_targets(y)), weights=w)
+    expected = np.average(net.loss_per_sample(z, net.encode_targets(y)), weights=w)
     assert h.val_loss[-1] == pytest.approx(expected, rel=1e-12)
     with pytest.raises(gn.GlassnetError, match="validation_data: X has 3 features"):
         net.fit(X, y, epochs=1, validation_data=(X[:, :3], y))
@@ -241,7 +242,10 @@ def test_early_stopping_restores_the_best_weights(iris):
                 early_stopping=True, patience=5, callbacks=[rec])
     assert h.stopped_early and len(h) < 300
     best = int(np.argmin(h.val_loss))
-    assert h.best_epoch == best and len(h) - 1 - best >= 5
+    # the guard: it stops after exactly `patience` epochs without improvement, here epoch
+    # 17 (index 16) after the best epoch 12 (index 11)
+    assert h.best_epoch == best == 11
+    assert len(h) - 1 - best == 5 and len(h) == 17
     np.testing.assert_array_equal(net.params, rec.params[best])
     # without restore_best the last weights stay
     net2 = gn.Network([4, 32, 3], seed=0)
@@ -366,7 +370,9 @@ def test_divergence_restores_finite_weights_and_explains():
     np.testing.assert_array_equal(net.params, starts[err.epoch])
     assert len(err.history) == err.epoch and np.isfinite(err.history.loss).all()
     message = str(err)
-    assert f"epoch {err.epoch + 1}/50, batch {err.batch + 1}/10" in message
+    # the exact batch whose loss became inf (the 4th of epoch 13), found independently
+    assert (err.epoch, err.batch) == (12, 3)
+    assert "epoch 13/50, batch 4/10: the loss became inf" in message
     assert "learning rate was 5" in message and "try 0.5 (divided by 10)" in message
     assert err.learning_rate == 5.0 and net._training is None
 
@@ -382,13 +388,15 @@ def test_divergence_of_a_weight_is_caught_at_the_end_of_the_epoch(iris):
     with pytest.raises(gn.DivergenceError, match="a weight became non-finite") as info:
         net.fit(X, y, epochs=5, callbacks=[LambdaCallback(on_batch_end=poison)])
     assert info.value.epoch == 1 and np.isfinite(net.params).all()
+    assert info.value.batch == 4 and "epoch 2/5, batch 5/5" in str(info.value)   # 150 rows / 32
 
 
 def test_unscaled_inputs_are_named_when_training_diverges():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 3)) * 1e4
     y = X[:, 0] * 1e-4
-    with pytest.raises(gn.DivergenceError, match=r"inputs X reach \|x\|"):
+    with pytest.raises(gn.DivergenceError, match=r"inputs X reach \|x\|"), \
+            pytest.warns(gn.UnscaledInputWarning, match="3 of 3 input columns"):
         gn.Network([3, 8, 1], loss="squared_error", seed=0).fit(X, y, epochs=20,
                                                                 learning_rate=0.1)
 
@@ -490,9 +498,9 @@ def test_classifier_metric_on_a_regressor_is_refused(iris):
         gn.Network([4, 3, 1], loss="squared_error").fit(X, X[:, 0], metrics=["accuracy"])
 
 
-@pytest.mark.parametrize("module", ["activations", "losses", "initializers", "network", "neuro",
-                                    "training", "optimizers", "schedules", "metrics",
-                                    "callbacks", "sklearn"])
+@pytest.mark.parametrize("module", ["_registry", "activations", "losses", "initializers",
+                                    "network", "neuro", "training", "optimizers", "schedules",
+                                    "metrics", "callbacks", "sklearn"])
 def test_docstring_examples(module):
     """Every example in the docstrings runs as written, without a warning."""
     import importlib
@@ -500,3 +508,123 @@ def test_docstring_examples(module):
         warnings.simplefilter("error")
         result = doctest.testmod(importlib.import_module(f"glassnet.{module}"))
     assert result.failed == 0 and result.attempted > 0
+
+
+# --- the input-scale check when fit starts ---------------------------------------------------
+
+def _fit_warnings(X, y, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net = gn.Network([X.shape[1], 16, len(set(y))], seed=0)
+        net.fit(X, y, epochs=1, **kwargs)
+    return [w for w in caught if issubclass(w.category, gn.UnscaledInputWarning)], net
+
+
+def test_raw_wine_warns_once_naming_the_worst_columns_and_the_fix():
+    from sklearn.datasets import load_wine
+    wine = load_wine(as_frame=True)
+    found, _ = _fit_warnings(wine.data, wine.target.to_numpy())
+    assert len(found) == 1
+    w = found[0]
+    assert issubclass(gn.UnscaledInputWarning, UserWarning)
+    assert w.filename == __file__                      # the user's line, not glassnet's
+    text = str(w.message)
+    assert text.index("'proline' (mean 746.9") < text.index("'magnesium' (mean 99.74")
+    assert "2 of 13 input columns" in text and "Standardize" in text
+    assert "GlassClassifier" in text and "UnscaledInputWarning" in text
+    # without column names, the columns are numbered
+    found, _ = _fit_warnings(wine.data.to_numpy(), wine.target.to_numpy())
+    assert "column 12 (mean 746.9" in str(found[0].message)
+
+
+def test_no_scale_warning_on_data_that_trains(digits):
+    from sklearn.datasets import load_digits, load_iris, load_wine
+    X, y = load_digits(return_X_y=True)
+    Xi, yi = load_iris(return_X_y=True)
+    Xw, yw = load_wine(return_X_y=True)
+    for data in [(X / 16, y), (X, y), (Xi, yi), ((Xw - Xw.mean(0)) / Xw.std(0), yw)]:
+        assert _fit_warnings(*data)[0] == []          # pixels 0..16 reach size 12.9 < 20
+    from glassnet.sklearn import GlassClassifier       # standardizes the inputs itself
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                # ConvergenceWarning after 2 epochs
+        warnings.simplefilter("error", gn.UnscaledInputWarning)
+        GlassClassifier(hidden_layer_sizes=(8,), max_iter=2).fit(Xw, yw)
+
+
+def test_partial_fit_stream_is_checked_on_its_first_call_only():
+    from sklearn.datasets import load_wine
+    X, y = load_wine(return_X_y=True)
+    net = gn.Network([13, 8, 3], seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for start in range(0, 178, 60):
+            net.partial_fit(X[start:start + 60], y[start:start + 60])
+    assert sum(issubclass(w.category, gn.UnscaledInputWarning) for w in caught) == 1
+
+
+def test_the_scale_check_reads_a_bounded_sample_without_copying_x():
+    import tracemalloc
+
+    from glassnet._validation import SCALE_ROWS, input_scale_message
+    X = np.ones((200_000, 50), np.float32)              # 40 MB
+    X[:, 7] = 1000.0
+    tracemalloc.start()
+    message = input_scale_message(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert "column 7 (mean 1000" in message
+    assert peak < SCALE_ROWS * 50 * 8        # at most the sample's size in float64: 1.6 MB
+
+
+# --- the settings and the divergence hook -------------------------------------------------------
+
+def test_fit_settings_are_shared_and_frozen():
+    import dataclasses
+    from glassnet import training
+    defaults = training.DEFAULTS
+    fit_params = inspect.signature(training.fit).parameters
+    assert [p for p in fit_params if p not in ("net", "X", "y")] == list(training.FIT_ARGUMENTS)
+    for name in training.FIT_ARGUMENTS:           # fit's defaults are the dataclass's
+        assert fit_params[name].default is getattr(defaults, name), name
+    for name, p in inspect.signature(training.partial_fit).parameters.items():
+        if name not in ("net", "X", "y", "optimizer"):
+            assert p.default is getattr(defaults, name), name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        defaults.epochs = 3
+    with pytest.raises(TypeError, match=r"fit\(\) got an unexpected keyword argument 'epoch'"):
+        gn.Network([4, 3], seed=0).fit(np.zeros((4, 4)), [0, 1, 2, 0], epoch=3)
+
+
+def test_the_divergence_explainer_is_a_hook_the_caller_gives():
+    from dataclasses import replace
+    from glassnet import training
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = X @ np.array([1.0, 2.0, 3.0])
+    seen = []
+
+    def explain(net, Xs, Ys, optimizer, batch_size):
+        seen.append((Xs.shape, Ys.shape, optimizer.name, batch_size))
+        return "my diagnosis", "my explanation"
+
+    settings = replace(training.DEFAULTS, epochs=50, learning_rate=5.0, batch_size=10)
+    net = gn.Network([3, 8, 1], activation="tanh", loss="squared_error", seed=0)
+    with pytest.raises(gn.DivergenceError) as info:
+        training.train(net, X, y, replace(settings, explain_divergence=explain))
+    assert seen == [((100, 3), (100, 1), "sgd", 10)]
+    assert info.value.diagnosis == "my diagnosis" and str(info.value).endswith("my explanation")
+    # without a hook the loop explains alone; Network.fit gives it the doctor's
+    net = gn.Network([3, 8, 1], activation="tanh", loss="squared_error", seed=0)
+    with pytest.raises(gn.DivergenceError) as bare:
+        training.train(net, X, y, settings)
+    assert bare.value.diagnosis is None and "glassnet.doctor" not in str(bare.value)
+    net = gn.Network([3, 8, 1], activation="tanh", loss="squared_error", seed=0)
+    with pytest.raises(gn.DivergenceError) as full:
+        net.fit(X, y, epochs=50, learning_rate=5.0, batch_size=10)
+    assert isinstance(full.value.diagnosis, gn.doctor.Report)
+    assert str(full.value).startswith(str(bare.value))
+    assert "glassnet.doctor: divergence" in str(full.value)
+    net = gn.Network([3, 8, 1], activation="tanh", loss="squared_error", seed=0)
+    with pytest.raises(gn.DivergenceError) as function:      # glassnet.fit is net.fit
+        gn.fit(net, X, y, epochs=50, learning_rate=5.0, batch_size=10)
+    assert str(function.value) == str(full.value)

@@ -9,6 +9,9 @@ import argparse
 import importlib
 import sys
 
+from .._validation import GlassnetError, echo
+from .._version import __version__
+
 #: subcommand name -> module under glassnet.cli
 COMMANDS = {
     "demo": "demo",
@@ -17,6 +20,8 @@ COMMANDS = {
     "predict": "predict",
     "info": "info",
     "doctor": "doctor",
+    "export": "export",
+    "playground": "playground",
 }
 
 
@@ -29,7 +34,6 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with the invalid value it repeats in its error shortened."""
 
     def error(self, message):
-        from .._validation import echo
         super().error(echo(message, MAX_MESSAGE_CHARS, as_text=True))
 
 
@@ -49,7 +53,6 @@ def add_max_bytes_option(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
     parser = _Parser(
         prog="glassnet",
         description="Train small neural networks and find out why they do or don't learn.")
@@ -70,7 +73,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from .._validation import GlassnetError, echo
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

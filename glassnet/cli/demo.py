@@ -20,6 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from .. import doctor, optimizers, plots
+from .._validation import GlassnetError, check_choice
+from ..activations import NAMES, OUTPUT_ONLY
+from ..callbacks import Callback
+from ..doctor.stats import SATURATED_ROWS, SATURATION_SLOPE, distinct_units
+from ..initializers import SymmetryWarning
+from ..io import atomic_write
+from ..network import Network
+from ..report import HtmlReport
+from ..training import DivergenceError
 
 HELP = ("Train one digits network from six initializations (zeros, constant, normal(0, 1), "
         "xavier, he, lsuv) and report why some never learn.")
@@ -122,7 +132,6 @@ def _load_digits():
 
 
 def _probe_class():
-    from ..callbacks import Callback
 
     class Probe(Callback):
         """Test loss and accuracy at initialization and after every epoch."""
@@ -150,11 +159,6 @@ def _probe_class():
 def train_one(label, spec, data, *, hidden, activation, epochs, batch_size, learning_rate,
               seed, on_epoch=lambda epoch, loss: None) -> Run:
     """Build, diagnose and train one network; returns its :class:`Run`."""
-    from .. import doctor, optimizers
-    from ..doctor.stats import distinct_units
-    from ..initializers import SymmetryWarning
-    from ..network import Network
-    from ..training import DivergenceError
     X_train, X_test, y_train, y_test = data
     run = Run(label, spec)
     start = time.perf_counter()
@@ -278,8 +282,6 @@ def _table(runs: list[Run], width: list):
 
 def _figures(runs: list[Run], activation: str, epochs: int) -> dict:
     """name -> (Figure, caption)."""
-    from .. import plots
-    from ..doctor.stats import SATURATED_ROWS, SATURATION_SLOPE
     curves = {r.label: {"loss": r.loss, "test_loss": r.test_loss,
                         "test_accuracy": r.test_accuracy} for r in runs}
     figs = {}
@@ -299,9 +301,11 @@ def _figures(runs: list[Run], activation: str, epochs: int) -> dict:
             {r.label: r.act_std for r in runs}, ylabel="activation std",
             title=f"Hidden activations on 256 training images ({activation})",
             more={flat_name: {r.label: r.flat_fraction for r in runs}}),
-        "Top: the standard deviation of each hidden layer's activations over 256 training "
-        "images and the layer's units, measured by glassnet.doctor.Monitor at initialization "
-        "(epoch 0) and after each epoch; zero means the layer carries no signal. Bottom: the "
+        "Top: the activation std, the standard deviation of each hidden layer's activations "
+        "over 256 training images and the layer's units together (not the doctor's signal "
+        "std, which is taken per unit), measured by glassnet.doctor.Monitor at "
+        "initialization (epoch 0) and after each epoch; zero means the layer carries no "
+        "signal. Bottom: the "
         f"share of units stuck where the activation is flat ({flat_words}).")
     notes = {r.label: ("all 0" if not np.any(r.weights_end[0]) else
                        "identical" if r.distinct and r.distinct[0] == 1 else "")
@@ -326,7 +330,6 @@ def _figures(runs: list[Run], activation: str, epochs: int) -> dict:
 
 def _write_report(out: Path, runs, figs, config: dict, width, seconds: float) -> Path:
     """index.html; ``figs`` maps a PNG's file name to (PNG bytes, caption)."""
-    from ..report import HtmlReport
     r = HtmlReport("glassnet demo: why initialization matters",
                    f"One network, {len(runs)} initialization{'s' * (len(runs) > 1)}, the same "
                    "data and optimizer.")
@@ -373,7 +376,6 @@ def _write_results(path: Path, runs: list[Run], config: dict) -> None:
     """The numbers behind the table and the figures, as JSON (written atomically)."""
     import json
 
-    from ..io import atomic_write
     doc = {"config": config, "runs": [{
         "init": r.label, "test_accuracy": r.test_accuracy[-1],
         "final_loss": r.loss[-1] if r.loss else None, "diverged": r.diverged,
@@ -391,9 +393,6 @@ def run(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .. import plots
-    from .._validation import GlassnetError, check_choice
-    from ..activations import NAMES, OUTPUT_ONLY
     check_choice("--activation", args.activation, [n for n in NAMES if n not in OUTPUT_ONLY],
                  "option")
     epochs = args.epochs if args.epochs is not None else (QUICK_EPOCHS if args.quick

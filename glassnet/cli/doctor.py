@@ -16,6 +16,11 @@ import zipfile
 
 import numpy as np
 
+from .. import data as D
+from .._validation import GlassnetError
+from ..convert import from_npz
+from ..doctor import diagnose
+from ..io import METADATA_MEMBER, load
 from . import add_max_bytes_option, column_names
 
 HELP = "Diagnose why a model is not learning: the cause and the fix (exit 1 on errors)."
@@ -54,7 +59,6 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def _is_model_file(path: str) -> bool:
     """A glassnet model file is a zip holding metadata.json; a plain .npz is not."""
-    from ..io import METADATA_MEMBER
     try:
         with zipfile.ZipFile(path) as zf:
             return METADATA_MEMBER in zf.namelist()
@@ -66,9 +70,6 @@ def load_model(args):
     """(network, metadata) from MODEL: a glassnet model file or a .npz of weights."""
     import os
 
-    from .._validation import GlassnetError
-    from ..convert import from_npz
-    from ..io import load
 
     if not os.path.exists(args.model):
         raise GlassnetError(f"model file {args.model!r} does not exist.")
@@ -88,8 +89,6 @@ def load_model(args):
 
 def _targets(net, meta, frame, targets, where):
     """The target column(s) as what the network trains on: class indices or values."""
-    from .. import data as D
-    from .._validation import GlassnetError
 
     for t in targets:
         D.check_target_column(frame, t, where)
@@ -130,9 +129,6 @@ def _targets(net, meta, frame, targets, where):
 
 
 def run(args) -> int:
-    from .. import data as D
-    from .._validation import GlassnetError
-    from ..doctor import diagnose
 
     if args.steps < 0:
         raise GlassnetError(f"--steps must be >= 0; got {args.steps}.")

@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 
+from .._validation import GlassnetError
+from ..io import _n_params, describe, read_header
 from . import add_max_bytes_option
 
 HELP = "Describe a model file: architecture, classes, features, scaling, version."
@@ -34,8 +37,6 @@ def _short(values, limit: int = 8) -> str:
 def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
-
-    from ..io import describe
 
     if args.json:
         return _print_json(args)
@@ -95,6 +96,12 @@ def run(args) -> int:
         facts.append(("training", f"{training.get('epochs')} epochs, {training.get('optimizer')} "
                                   f"lr {training.get('learning_rate')}, batch "
                                   f"{training.get('batch_size')}"))
+        stopping = training.get("early_stopping")
+        if isinstance(stopping, dict):
+            facts.append(("kept epoch", f"{training.get('kept_epoch')} of "
+                                        f"{training.get('epochs')} (early stopping on "
+                                        f"{stopping.get('monitor')}, patience "
+                                        f"{stopping.get('patience')})"))
         for split, values in (training.get("metrics") or {}).items():
             facts.append((f"{split} metrics", ", ".join(
                 f"{k} {v:.1%}" if "accuracy" in k else f"{k} {v:.4g}" for k, v in values.items())))
@@ -122,10 +129,6 @@ def run(args) -> int:
 
 def _print_json(args) -> int:
     """The metadata as stored; the user section unchecked, its problem told on stderr."""
-    import sys
-
-    from .._validation import GlassnetError
-    from ..io import _n_params, describe, read_header
     header = read_header(args.model, check_metadata=False)
     try:
         n = describe(args.model, max_bytes=args.max_model_bytes)["n_parameters"]

@@ -9,9 +9,9 @@ is ``net.weights[k - 1]`` and the units it feeds, the last layer is the output l
 See ``docs/doctor.md``.
 """
 from .monitor import Monitor
-from .probe import diagnose
+from .probe import DoctorInputs, diagnose, explain_divergence
 from .report import CODES, SEVERITIES, Finding, Report
 from .stats import LayerStats, Snapshot, distinct_units, measure
 
-__all__ = ["diagnose", "Monitor", "Report", "Finding", "CODES", "SEVERITIES", "LayerStats",
+__all__ = ["diagnose", "explain_divergence", "DoctorInputs", "Monitor", "Report", "Finding", "CODES", "SEVERITIES", "LayerStats",
            "Snapshot", "measure", "distinct_units"]

@@ -12,7 +12,7 @@ from .probe import (architecture, column_names, first_learning_rate, layer_bound
                     layer_table, update_ratios)
 from .report import Report
 from .rules import Recording, run_rules
-from .stats import class_prior_loss, input_stats, measure, uninformed_loss
+from .stats import class_prior_loss, input_stats, measure, target_stats, uninformed_loss
 
 
 class Monitor(Callback):
@@ -56,6 +56,7 @@ class Monitor(Callback):
         self._nonfinite_step = None
         self._optimizer = None
         self._pending = None
+        self._epoch_losses = {"loss": [], "val_loss": []}
 
     # --- the callback hooks ---------------------------------------------------------------------
 
@@ -74,8 +75,7 @@ class Monitor(Callback):
         self._inputs = input_stats(X, names)
         self._n = n
         self._prior = class_prior_loss(ctx.net, Y)
-        self._targets = (None, None) if ctx.net.is_classifier else \
-            (Y.mean(axis=0).tolist(), Y.std(axis=0).tolist())
+        self._targets = None if ctx.net.is_classifier else target_stats(Y)
         self._optimizer = ctx.optimizer
         self._learning_rate = first_learning_rate(ctx.optimizer, ctx.state)
         self._bounds = layer_bounds(ctx.net)
@@ -114,6 +114,9 @@ class Monitor(Callback):
             return
         snap = measure(ctx.net, self._Xp, self._Yp, step=ctx.step)
         self.snapshots.append(snap)
+        for key in self._epoch_losses:
+            if key in logs:
+                self._epoch_losses[key].append(float(logs[key]))
         self._checkpoints.append((ctx.step, snap.loss))
         if self._nonfinite_step is None and not snap.finite:
             self._nonfinite_step = ctx.step
@@ -155,7 +158,7 @@ class Monitor(Callback):
             weight_start_norm=[float(np.linalg.norm(w)) for w in self._w_start],
             steps=steps, inputs=self._inputs,
             uninformed_loss=uninformed_loss(net, self._Yp), prior_loss=self._prior,
-            target_mean=self._targets[0], target_std=self._targets[1],
+            targets=self._targets, epochs=self._fit_history(),
             update_ratios=self._ratios, checkpoints=self._checkpoints,
             batch_losses=self.losses, nonfinite_step=self._nonfinite_step,
             optimizer=getattr(opt, "name", "sgd"), learning_rate=lr)
@@ -172,6 +175,25 @@ class Monitor(Callback):
             "loss_curve": [[s, l] for s, l in self._checkpoints],
         }
         return Report(run_rules(rec), layer_table(start, end, self._ratios), context)
+
+    def _fit_history(self) -> dict | None:
+        """The per-epoch losses fit logged (val_loss with validation data)."""
+        losses = self._epoch_losses
+        if not losses["val_loss"] or len(losses["val_loss"]) != len(losses["loss"]):
+            return None
+        return {"loss": list(losses["loss"]), "val_loss": list(losses["val_loss"]),
+                "kept_epoch": self._kept_epoch(len(losses["loss"]))}
+
+    def _kept_epoch(self, epochs: int) -> int | None:
+        """The 0-based epoch whose weights the network holds now: the last epoch whose
+        measurement on the fixed batch the network still gives bit for bit (early stopping
+        with restore-best puts an earlier epoch's weights back); None if none does."""
+        after = self.snapshots[1:epochs + 1]
+        if not after:
+            return None
+        now = measure(self._net, self._Xp, self._Yp).loss
+        same = [i for i, snap in enumerate(after) if snap.loss == now]
+        return same[-1] if same else None
 
     def history(self, field: str) -> np.ndarray:
         """One LayerStats field per snapshot and layer: an array (snapshots, layers).

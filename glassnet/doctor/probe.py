@@ -2,19 +2,23 @@
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .. import optimizers as _opt
 from .._validation import GlassnetError, check_int
+from ..data import class_codes
+from ..network import Network
+from ..neuro import Neuro
 from .report import Report
 from .rules import Recording, run_rules
-from .stats import class_prior_loss, input_stats, measure, uninformed_loss
+from .stats import class_prior_loss, input_stats, measure, target_stats, uninformed_loss
 
 
 def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int = 32,
              steps: int = 100, sample_weight=None, seed: int = 0, probe_size: int = 512,
-             feature_names=None) -> Report:
+             feature_names=None, history=None) -> Report:
     """Find out why ``net`` would not learn from ``(X, y)``; returns a :class:`Report`.
 
     The network is measured as it is, then trained for ``steps`` mini-batch steps on a
@@ -38,6 +42,11 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
     seed : seeds the probe's batches and its fixed measuring batch
     probe_size : rows of the fixed batch every layer is measured on
     feature_names : names for the columns of X, used in the ``unscaled_inputs`` finding
+    history : the network's training history, for ``overfitting``: a ``History`` from
+        ``fit`` or a dict ``{"loss": [...], "val_loss": [...]}`` of per-epoch losses
+        (``"kept_epoch"``: the 0-based epoch whose weights the network holds, when early
+        stopping restored the best); default: the history a model file stores
+        (``net.metadata["training"]["history"]``, written by ``glassnet train``)
 
     >>> import numpy as np, glassnet
     >>> X = np.random.default_rng(0).normal(size=(200, 4)); y = (X[:, 0] > 0).astype(int)
@@ -48,23 +57,21 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
     batch_size = check_int("batch_size", batch_size, minimum=1)
     probe_size = check_int("probe_size", probe_size, minimum=2)
     seed = check_int("seed", seed, minimum=0)
-    estimator = _glass_estimator(net)
-    if estimator is not None:
-        feature_names = (column_names(X, feature_names, estimator._fitted())
-                         or getattr(estimator, "feature_names_in_", None))
-        net, X = estimator._fitted().copy(), estimator._transform(X)
+    described = ""
+    if not isinstance(net, Network) and callable(getattr(net, "doctor_inputs", None)):
+        # a model that wraps a network (glassnet.sklearn's estimators) hands over the
+        # network, X as the network sees it and the optimizer it trains with
+        given = net.doctor_inputs(X, feature_names=feature_names, batch_size=batch_size)
+        described = f"{type(net).__name__} (network_ = {given.network!r})"
+        net, X, feature_names = given.network, given.X, given.feature_names
         if optimizer is None and learning_rate is None:
-            optimizer = estimator._make_optimizer(X.shape[0], min(batch_size, X.shape[0]))
-        classes = getattr(estimator, "classes_", None)
-        if classes is not None and not getattr(estimator, "_multilabel", False):
-            net.metadata["classes"] = np.asarray(classes).tolist()
+            optimizer = given.optimizer
     _check_network(net)
-    from ..neuro import Neuro
     if optimizer is None and learning_rate is None and isinstance(net, Neuro):
         learning_rate = net.learning_rate                      # its own plain-SGD step size
     names = column_names(X, feature_names, net)
     work = net.copy()
-    X, Y, sw = work._check_pair(X, _stored_class_codes(net, y), sample_weight)
+    X, Y, sw = work.check_data(X, _stored_class_codes(net, y), sample_weight)
     if names is not None and len(names) != X.shape[1]:
         raise GlassnetError(f"feature_names has {len(names)} names but X has {X.shape[1]} "
                             "columns.")
@@ -87,14 +94,13 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
         weight_change=change, weight_start_norm=[float(np.linalg.norm(w)) for w in w_start],
         steps=run["steps"], inputs=input_stats(X, names),
         uninformed_loss=uninformed_loss(work, Yp), prior_loss=class_prior_loss(work, Y),
-        target_mean=None if net.is_classifier else Y.mean(axis=0).tolist(),
-        target_std=None if net.is_classifier else Y.std(axis=0).tolist(),
+        targets=None if net.is_classifier else target_stats(Y),
+        epochs=epoch_history(history if history is not None else net),
         update_ratios=run["ratios"], checkpoints=run["checkpoints"],
         batch_losses=run["losses"], nonfinite_step=run["nonfinite_step"],
         optimizer=opt.name, learning_rate=run["learning_rate"])
     context = {
-        "source": "diagnose", "network": repr(net) if estimator is None else
-        f"{type(estimator).__name__} (network_ = {net!r})",
+        "source": "diagnose", "network": described or repr(net),
         "run": (f"{run['steps']} {opt.name} steps of {min(batch_size, n)} samples on a copy"
                 f"{_lr_words(rec)}, measured on {len(rows)} of {n} samples (seed {seed})"
                 if steps else f"inspected as it is on {len(rows)} of {n} samples"),
@@ -109,7 +115,10 @@ def diagnose(net, X, y, *, optimizer=None, learning_rate=None, batch_size: int =
 
 
 def _probe(net, X, Y, sw, Xp, Yp, opt, rng, steps, batch_size) -> dict:
-    """Train ``net`` (the copy) for ``steps`` steps, recording what the rules need."""
+    """Train ``net`` (the copy) for ``steps`` steps, recording what the rules need.
+
+    Each step is ``net.train_step``, the step fit takes; only the batches are drawn here.
+    """
     n = X.shape[0]
     bounds = layer_bounds(net)
     every = max(1, steps // 20)
@@ -123,14 +132,14 @@ def _probe(net, X, Y, sw, Xp, Yp, opt, rng, steps, batch_size) -> dict:
                 order, pos = rng.permutation(n), 0
             idx = order[pos:pos + batch_size]
             pos += batch_size
-            loss = net._train_batch(X[idx], Y[idx], None if sw is None else sw[idx])
+            norms = _weight_norms(net.params, bounds)          # before the step
+            loss, state = net.train_step(X[idx], Y[idx], None if sw is None else sw[idx],
+                                         opt, state)
             out["losses"].append(float(loss))
-            if not math.isfinite(loss):
+            if not math.isfinite(loss):          # nothing was applied
                 out["nonfinite_step"] = step
                 break
-            state = opt.update(net.grads, state, net.params)   # grads now hold the step
-            out["ratios"].append(update_ratios(net.grads, net.params, bounds))
-            net.params += net.grads
+            out["ratios"].append(_ratios(net.grads, norms, bounds))    # grads: the step
             out["steps"] = step
             if not np.all(np.isfinite(net.params)):
                 out["nonfinite_step"] = step
@@ -140,32 +149,70 @@ def _probe(net, X, Y, sw, Xp, Yp, opt, rng, steps, batch_size) -> dict:
     return out
 
 
+def epoch_history(source) -> dict | None:
+    """Per-epoch ``{"loss", "val_loss", "kept_epoch"}`` from a ``History``, a dict, or a
+    network whose metadata stores its training history; None when there is none."""
+    kept = None
+    if isinstance(source, Network):
+        training = (source.metadata or {}).get("training")
+        training = training if isinstance(training, dict) else {}
+        source = training.get("history")
+        if isinstance(training.get("kept_epoch"), int):     # 1-based, beside the history
+            kept = training["kept_epoch"] - 1
+    if source is None:
+        return None
+    if hasattr(source, "history") and hasattr(source, "epochs"):       # a fit History
+        kept = _kept_epoch(source)
+        source = source.history
+    if not isinstance(source, dict):
+        raise GlassnetError(f"history must be a fit History or a dict of per-epoch losses; "
+                            f"got {type(source).__name__}.")
+    def floats(key):
+        values = source.get(key)
+        try:
+            return [float(v) for v in values] if values is not None else None
+        except (TypeError, ValueError):
+            raise GlassnetError(f"history[{key!r}] must be a list of numbers.") from None
+    kept = source.get("kept_epoch", kept)
+    return {"loss": floats("loss"), "val_loss": floats("val_loss"),
+            "kept_epoch": None if kept is None else int(kept)}
+
+
+def _kept_epoch(history):
+    """The 0-based position in ``history`` of the epoch whose weights early stopping
+    restored, or None.  A History does not say whether ``restore_best`` (fit's default)
+    was on: it is assumed; pass a dict with ``kept_epoch`` to say otherwise."""
+    best = getattr(history, "best_epoch", None)
+    epochs = list(getattr(history, "epochs", []))
+    return epochs.index(best) if best is not None and best in epochs else None
+
+
 def _loss(net, X, Y) -> float:
+    """The mean loss on the measuring batch (NaN or inf allowed: the rules read it)."""
     with np.errstate(all="ignore"):
-        a = X
-        for W, b, act in zip(net.weights, net.biases, net.activations[:-1]):
-            a = act.f(a @ W + b)
-        z = a @ net.weights[-1] + net.biases[-1]
-        return float(np.mean(net._per_sample_loss(z, Y)))
+        return float(np.mean(net.loss_per_sample(net.trace(X).pre[-1], Y)))
 
 
 def layer_bounds(net) -> list:
     """(start, stop) of each layer's weights in the flat parameter buffer."""
-    bounds, offset = [], 0
-    for fi, fo in zip(net.layer_sizes[:-1], net.layer_sizes[1:]):
-        bounds.append((offset, offset + fi * fo))
-        offset += fi * fo
-    return bounds
+    return [(w.start, w.stop) for w in net.layout.weights]
+
+
+def _weight_norms(params: np.ndarray, bounds) -> list:
+    with np.errstate(all="ignore"):
+        return [float(np.linalg.norm(params[a:b])) for a, b in bounds]
+
+
+def _ratios(step: np.ndarray, norms: list, bounds) -> list:
+    """Per layer ||step of W|| / ||W|| from the norms before the step (NaN for W = 0)."""
+    with np.errstate(all="ignore"):
+        return [float(np.linalg.norm(step[a:b])) / w if w > 0 else math.nan
+                for (a, b), w in zip(bounds, norms)]
 
 
 def update_ratios(step: np.ndarray, params: np.ndarray, bounds) -> list:
     """Per layer ||step of W|| / ||W|| (NaN for an all-zero W)."""
-    out = []
-    with np.errstate(all="ignore"):
-        for a, b in bounds:
-            w = float(np.linalg.norm(params[a:b]))
-            out.append(float(np.linalg.norm(step[a:b])) / w if w > 0 else math.nan)
-    return out
+    return _ratios(step, _weight_norms(params, bounds), bounds)
 
 
 def layer_table(start, end, ratios) -> list:
@@ -201,26 +248,43 @@ def _lr_words(rec) -> str:
     return f", learning rate {rec.learning_rate:g}" if rec.learning_rate is not None else ""
 
 
-def _glass_estimator(obj):
-    """``obj`` if it is a glassnet.sklearn estimator (fitted or not), else None."""
-    from ..network import Network
-    if isinstance(obj, Network):
-        return None
-    try:
-        from ..sklearn import _GlassMLP
-    except ImportError:   # scikit-learn is an optional extra: then obj cannot be one
-        return None
-    return obj if isinstance(obj, _GlassMLP) else None
+class DoctorInputs(NamedTuple):
+    """What a model that wraps a network hands the doctor (its ``doctor_inputs`` method):
+    the network (a copy the doctor may change), X as the network sees it, the feature
+    names, and the optimizer the model trains with."""
+
+    network: Any
+    X: Any
+    feature_names: Any = None
+    optimizer: Any = None
 
 
 def _check_network(net) -> None:
-    from ..network import Network
     if not isinstance(net, Network):
         raise GlassnetError(
             f"net must be a glassnet Network (or a glassnet.sklearn GlassClassifier or "
             f"GlassRegressor); got {type(net).__name__}. Convert models from "
             "elsewhere first: glassnet.from_sklearn(mlp), glassnet.from_torch(module), "
             "glassnet.from_npz(path, activation=...).")
+
+
+def explain_divergence(net, X, Y, optimizer, batch_size: int):
+    """The doctor's view of a run that diverged: ``(report, text)``.
+
+    A short probe (50 steps) on a copy of ``net`` with the run's optimizer; ``text`` is
+    "glassnet.doctor: " with the report's summary and its first fix.  The training loop
+    calls it through ``FitSettings.explain_divergence`` (``Network.fit`` and the
+    estimators set it), so the loop never imports the doctor.
+    """
+    report = diagnose(net, X, Y, optimizer=optimizer, batch_size=batch_size, steps=50)
+    try:
+        text = report.summary()
+        serious = [f for f in report.findings if f.severity != "info"]
+        if serious and getattr(serious[0], "fix", ""):
+            text += f"\n  fix: {serious[0].fix}"
+    except Exception:
+        text = ""
+    return report, ("glassnet.doctor: " + text) if text else ""
 
 
 def _stored_class_codes(net, y):
@@ -237,7 +301,6 @@ def _stored_class_codes(net, y):
         return y
     if labels.ndim != 1:
         return y
-    from ..data import class_codes
     return class_codes(labels, classes, "y")
 
 

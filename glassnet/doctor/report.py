@@ -16,10 +16,12 @@ import numpy as np
 
 from .._validation import check_choice
 
-#: the fixed vocabulary of finding codes, in the order a report lists causes
-CODES = ("divergence", "no_update", "dead_units", "symmetric_units", "saturated_units",
-         "vanishing_signal", "exploding_signal", "learning_rate_too_high",
-         "learning_rate_too_low", "initial_loss_off", "unscaled_inputs")
+#: the fixed vocabulary of finding codes, in causal order: a report lists findings of the
+#: same severity in this order, the data and the initialization before what they cause
+CODES = ("divergence", "labels_as_targets", "unscaled_targets", "unscaled_inputs",
+         "no_update", "symmetric_units", "dead_units", "saturated_units", "vanishing_signal",
+         "exploding_signal", "learning_rate_too_high", "learning_rate_too_low",
+         "initial_loss_off", "overfitting")
 SEVERITIES = ("error", "warning", "info")
 
 
@@ -49,7 +51,10 @@ class Finding:
     """One diagnosed cause.
 
     ``brief`` is a short phrase for one-line summaries ("layers 1, 2 never move (all
-    weights above are zero)").
+    weights above are zero)").  A finding that another one causes has severity "info" and
+    ``evidence["caused_by"]`` naming its cause; the cause's message mentions it.
+    ``explains`` (not serialized) holds the layers this cause accounts for, so rules that
+    run after it leave them alone.
     """
 
     code: str
@@ -59,11 +64,13 @@ class Finding:
     fix: str
     evidence: dict = field(default_factory=dict)
     brief: str = ""
+    explains: tuple = field(default=(), repr=False, compare=False)
 
     def __post_init__(self):
         check_choice("code", self.code, CODES, what="finding code")
         check_choice("severity", self.severity, SEVERITIES, what="finding severity")
         object.__setattr__(self, "layers", tuple(int(k) for k in self.layers))
+        object.__setattr__(self, "explains", tuple(int(k) for k in self.explains))
         object.__setattr__(self, "evidence", jsonable(dict(self.evidence)))
 
     def to_dict(self) -> dict:
@@ -232,7 +239,7 @@ def _evidence_text(evidence: dict) -> str:
 #: (column title, LayerStats field) for the layer tables
 _LAYER_COLUMNS = (("layer", "layer"), ("activation", "activation"), ("units", "units"),
                   ("|W|", "weight_norm"), ("|dW|", "grad_norm"), ("update/|W|", "update_ratio"),
-                  ("act std", "signal_std"), ("dead", "dead_units"),
+                  ("signal std", "signal_std"), ("dead", "dead_units"),
                   ("saturated", "saturated_units"), ("distinct", "distinct_units"))
 
 

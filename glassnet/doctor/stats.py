@@ -54,6 +54,7 @@ class LayerStats:
     bias_mean: float
     grad_norm: float           # norm of dL/dW on the batch
     weight_zero: bool = False  # every incoming weight is exactly 0
+    weight_constant: bool = False  # every incoming weight is the same number (0 included)
     grad_zero: bool = False    # dL/dW is exactly 0 on the batch
     input_zero: bool = False   # the layer's input (X or the layer below) is exactly 0
     delta_zero: bool = False   # dL/dz is exactly 0: no error reaches the layer
@@ -113,50 +114,19 @@ class Snapshot:
 def measure(net, X: Array, Y: Array, *, step: int = 0) -> Snapshot:
     """Measure every layer of ``net`` on the validated batch ``X`` (n, d), ``Y`` (n, k).
 
-    Nothing in ``net`` changes: the backward pass here is the doctor's own (the same
-    maths as ``Network._train_batch``), so ``net.grads`` and the workspaces are untouched.
+    Nothing in ``net`` changes: the values and gradients come from ``net.trace(X, Y)``,
+    the network's own forward and backward pass, which leaves ``net.grads`` alone.
     """
-    W, B, acts = list(net.weights), list(net.biases), net.activations
-    L = len(W)
-    n = X.shape[0]
+    L = net.n_layers
     finite = bool(np.all(np.isfinite(net.params)))
     with np.errstate(all="ignore"):
-        pre, post = [], []
-        a = X
-        for l in range(L):
-            z = a @ W[l]
-            z += B[l]
-            a = acts[l].f(z)
-            pre.append(z)
-            post.append(a)
-        loss = float(np.mean(net._per_sample_loss(pre[-1], Y)))
-        deltas, grads = _backward(net, X, Y, pre, post)
+        t = net.trace(X, Y)
         layers = []
         for l in range(L):
-            layers.append(_layer_stats(l, L, net, X if l == 0 else post[l - 1], pre[l],
-                                       post[l], deltas[l], grads[l]))
-        logit_std = float(np.std(pre[-1]))
-    return Snapshot(layers, loss, logit_std, step=step, finite=finite)
-
-
-def _backward(net, X, Y, pre, post):
-    """dL/dz for every layer and dL/dW, for the batch mean loss (the network's own rule)."""
-    n = X.shape[0]
-    W, acts = list(net.weights), net.activations
-    L = len(W)
-    z, a = pre[-1], post[-1]
-    if net._fused:
-        delta = (a - Y) / n
-    else:
-        delta = net.output.vjp(net.loss.grad(a, Y) * n, z, a) / n
-    deltas, grads = [None] * L, [None] * L
-    for l in range(L - 1, -1, -1):
-        below = X if l == 0 else post[l - 1]
-        deltas[l] = delta
-        grads[l] = below.T @ delta                       # (fan_in, fan_out)
-        if l:
-            delta = (delta @ W[l].T) * acts[l - 1].df(pre[l - 1])
-    return deltas, grads
+            layers.append(_layer_stats(l, L, net, t.inputs if l == 0 else t.post[l - 1],
+                                       t.pre[l], t.post[l], t.delta[l], t.grad_w[l]))
+        logit_std = float(np.std(t.pre[-1]))
+    return Snapshot(layers, float(t.loss), logit_std, step=step, finite=finite)
 
 
 def _layer_stats(l, L, net, below, z, a, delta, grad) -> LayerStats:
@@ -174,7 +144,7 @@ def _layer_stats(l, L, net, below, z, a, delta, grad) -> LayerStats:
     saturated = 0
     # a confident output unit is the goal, not a fault, when the loss cancels its slope
     # (softmax or sigmoid with cross-entropy); with squared error its slope blocks learning
-    if act.name in BOUNDED and (l < L - 1 or not net._fused):
+    if act.name in BOUNDED and (l < L - 1 or not net.fused_loss):
         flat = slope < SATURATION_SLOPE * BOUNDED[act.name]
         saturated = int(np.sum(np.mean(flat, axis=0) >= SATURATED_ROWS))
     per_unit_std = np.std(a, axis=0) if a.shape[0] > 1 else np.zeros(units)
@@ -183,7 +153,8 @@ def _layer_stats(l, L, net, below, z, a, delta, grad) -> LayerStats:
         fan_in=W.shape[0], units=units,
         weight_norm=float(np.linalg.norm(W)), weight_rms=float(np.sqrt(np.mean(W * W))),
         bias_mean=float(np.mean(b)), grad_norm=float(np.linalg.norm(grad)),
-        weight_zero=not np.any(W != 0), grad_zero=not np.any(grad != 0),
+        weight_zero=not np.any(W != 0),
+        weight_constant=bool(W.size and np.all(W == W.flat[0])), grad_zero=not np.any(grad != 0),
         input_zero=not np.any(below != 0), delta_zero=not np.any(delta != 0),
         gate_closed=bool(act.elementwise and np.all(closed)),
         pre_mean=float(np.mean(z)), pre_std=float(np.std(z)),
@@ -275,6 +246,48 @@ def input_stats(X: Array, names=None) -> InputStats:
             dev = X[start:start + block].astype(np.float64) - mean
             squares += np.einsum("ij,ij->j", dev, dev)
         return InputStats(mean, np.sqrt(squares / n), [str(s) for s in names])
+
+
+@dataclass
+class TargetStats:
+    """A regressor's targets: per-output mean and std, and what kind of values they hold.
+
+    ``distinct`` counts the different values (all outputs together), stopping at
+    ``DISTINCT_CAP`` + 1; ``integer`` is True when every value is a whole number.
+    """
+
+    mean: Array
+    std: Array
+    distinct: int
+    integer: bool
+    rows: int = 0
+    values: list = field(default_factory=list)   # the distinct values, when at most 20
+
+    @property
+    def magnitude(self) -> Array:
+        """sqrt(mean^2 + std^2): the RMS size of each output's targets."""
+        return np.hypot(self.mean, self.std)
+
+
+#: target_stats counts distinct values up to this many (more is "many")
+DISTINCT_CAP = 100
+#: target_stats looks at no more rows than this to count distinct values
+DISTINCT_ROWS = 100_000
+
+
+def target_stats(Y: Array) -> TargetStats:
+    """Mean, std and the kind of values of a regressor's targets ``Y`` (n, k)."""
+    Y = np.asarray(Y)
+    head = Y[:DISTINCT_ROWS].ravel()
+    with np.errstate(all="ignore"):
+        mean = Y.mean(axis=0, dtype=np.float64)
+        std = Y.std(axis=0, dtype=np.float64)
+        finite = bool(np.all(np.isfinite(head)))
+        integer = finite and bool(np.all(head == np.round(head)))
+    values = np.unique(head) if finite else head[:0]
+    return TargetStats(mean, std, int(min(values.size, DISTINCT_CAP + 1)), integer,
+                       rows=int(Y.shape[0]),
+                       values=values.tolist() if values.size <= 20 else [])
 
 
 def uninformed_loss(net, Y: Array) -> float:

@@ -1,0 +1,753 @@
+"""A training table as arrays, in memory or as a memory-mapped cache beside the model.
+
+:func:`load` reads a CSV or Parquet table once, chunk by chunk, and returns the scaled
+training and validation rows ready for ``fit``.  Both ways of holding them run the **same
+arithmetic in the same order**, so they train the same model bit for bit:
+
+1. every chunk's features become float64 (a bad value is named by its row in the whole
+   file) and its targets are collected (text labels as small integer codes);
+2. the validation rows are drawn as before (:func:`glassnet.data.holdout_split`, stratified
+   for classification);
+3. the feature statistics of the training rows are merged block by block
+   (:func:`moments`, Chan et al.'s pairwise update: exact to rounding, no catastrophic
+   cancellation, no overflow for large values thanks to a power-of-two prescale);
+4. the rows are scaled, ``(x - mean) / std`` in float64, and stored in the training dtype,
+   one block at a time.
+
+In memory (the default for tables that fit the memory budget) the float64 features are held
+in RAM.  Above the budget they go to a temporary file, and step 4 writes
+``MODEL.cache/X_train.npy`` and ``X_val.npy``, memory-mapped while training, so the process
+holds one chunk and one batch besides the network.  The cache records what it was made
+from (the file's size, modification time and a hash of a sample of its bytes, and the
+settings); a run on the same file with the same settings reuses it and any change
+rebuilds it.  ``cache.json`` is written last and atomically: a conversion that was
+interrupted leaves no ``cache.json``, so no later run trusts its half-written arrays.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import data as D
+from . import tables
+from ._validation import GlassnetError
+from .io import atomic_write
+
+#: rows per block of the statistics and of the scaled copy (fixed, so that the merge order,
+#: and therefore every bit of the statistics, does not depend on how the file was chunked)
+BLOCK_ROWS = 65_536
+#: bumped whenever the cache's layout or arithmetic changes (an older cache is rebuilt)
+CACHE_VERSION = 1
+CACHE_MARK = "cache.json"
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+class Moments:
+    """Column means and (population) standard deviations merged block by block.
+
+    Each block's mean and sum of squared deviations ``M2`` are merged into the running ones
+    with Chan, Golub and LeVeque's update::
+
+        delta = mean_b - mean;  n = n_a + n_b
+        mean += delta * n_b / n;  M2 += M2_b + delta**2 * n_a * n_b / n
+
+    Columns are first divided by a power of two taken from the first block (exact, so
+    nothing is rounded) so that values near the largest float do not overflow the squares.
+    """
+
+    def __init__(self):
+        self.count, self.mean, self.m2, self.scale = 0, None, None, None
+        self.low = self.high = None      # per column: constant only when low == high
+
+    def add(self, part) -> None:
+        part = np.asarray(part, dtype=np.float64)
+        if part.shape[0] == 0:
+            return
+        if self.scale is None:
+            biggest = np.max(np.abs(part), axis=0)
+            self.scale = np.exp2(np.floor(np.log2(np.where(biggest > 0, biggest, 1.0))))
+            self.mean = np.zeros(part.shape[1])
+            self.m2 = np.zeros(part.shape[1])
+        low, high = part.min(axis=0), part.max(axis=0)
+        self.low = low if self.low is None else np.minimum(self.low, low)
+        self.high = high if self.high is None else np.maximum(self.high, high)
+        part = part / self.scale
+        nb = part.shape[0]
+        mb = part.mean(axis=0)
+        m2b = ((part - mb) ** 2).sum(axis=0)
+        total = self.count + nb
+        delta = mb - self.mean
+        self.mean = self.mean + delta * (nb / total)
+        self.m2 = self.m2 + m2b + delta * delta * (self.count * nb / total)
+        self.count = total
+
+    def result(self):
+        """(mean, std); an error naming the columns whose statistics do not fit a float."""
+        if self.count == 0:
+            raise GlassnetError("no training rows to compute the feature statistics from.")
+        with np.errstate(over="ignore"):
+            mean, std = self.mean * self.scale, np.sqrt(self.m2 / self.count) * self.scale
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+            bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))[:5].tolist()
+            raise GlassnetError(f"the feature columns at positions {bad} have values too large "
+                                "to standardise; rescale them or do not standardise.")
+        return mean, std
+
+
+def moments(X, rows: np.ndarray | None = None, block: int = BLOCK_ROWS):
+    """Column means and standard deviations of ``X[rows]`` (:class:`Moments`, a block at a time).
+
+    >>> X = np.random.default_rng(0).normal(5, 2, size=(1000, 3))
+    >>> mean, std = moments(X, block=64)
+    >>> bool(np.allclose(mean, X.mean(0)) and np.allclose(std, X.std(0)))
+    True
+    """
+    return _accumulate(X, rows, block).result()
+
+
+def _accumulate(X, rows, block: int = BLOCK_ROWS) -> Moments:
+    n_rows = X.shape[0] if rows is None else rows.size
+    acc = Moments()
+    for start in range(0, n_rows, block):
+        acc.add(X[start:start + block] if rows is None else X[rows[start:start + block]])
+    return acc
+
+
+def standardizer(X, rows, standardize: bool, names=None) -> D.Standardizer:
+    """The scaling of the training rows.  As :func:`glassnet.data.column_stats`: a column is
+    constant (std 1: only centred) only when all its values are equal, and a varying column
+    whose std float64 cannot hold (below 5e-324) is refused by name."""
+    d = X.shape[1]
+    if not standardize:
+        return D.Standardizer(np.zeros(d), np.ones(d))
+    acc = _accumulate(X, rows)
+    mean, std = acc.result()
+    constant = acc.low == acc.high
+    std[constant] = 1.0
+    bad = np.flatnonzero(~(std > 0))
+    if bad.size:
+        shown = (D.quote_names([names[c] for c in bad[:5]]) if names is not None
+                 else str(bad[:5].tolist()))
+        raise GlassnetError(f"the column(s) {shown} cannot be standardised in float64: their "
+                            "values vary by less than it can tell apart. Rescale them before "
+                            "training.")
+    return D.Standardizer(mean, std)
+
+
+def scale_rows(X, rows: np.ndarray, scaler: D.Standardizer, out) -> None:
+    """``out[i] = (X[rows[i]] - mean) / std``, block by block, cast to ``out``'s dtype."""
+    for start in range(0, rows.size, BLOCK_ROWS):
+        part = np.asarray(X[rows[start:start + BLOCK_ROWS]], dtype=np.float64)
+        out[start:start + part.shape[0]] = scaler.transform(part)
+
+
+# --- targets -------------------------------------------------------------------------------------
+
+class _Targets:
+    """A target column collected chunk by chunk: numbers as arrays, text as integer codes."""
+
+    def __init__(self):
+        self.parts: list[np.ndarray] = []
+        self.kinds: list[str] = []
+        self.labels: dict = {}           # text label -> code in order of appearance
+
+    def add_column(self, col, target: str, where: str, first_row: int) -> None:
+        """A chunk's target column (a pandas Series); missing values are an error naming
+        their rows in the whole file."""
+        import pandas as pd
+        if col.isna().any() or pd.api.types.is_numeric_dtype(col) or \
+                pd.api.types.is_bool_dtype(col):
+            self.add(D.target_values(col.to_frame(), target, where, first_row=first_row))
+        else:                            # text: coded by hashing, without a string array
+            self.parts.append(self._codes(col.to_numpy()))
+            self.kinds.append("text")
+
+    def add(self, values: np.ndarray) -> None:
+        if values.dtype.kind in "biuf":
+            self.parts.append(values)
+            self.kinds.append("bool" if values.dtype.kind == "b" else "number")
+        else:
+            self.parts.append(self._codes(values.astype(str)))
+            self.kinds.append("text")
+
+    def _codes(self, text: np.ndarray) -> np.ndarray:
+        import pandas as pd
+        inverse, uniques = pd.factorize(text)             # hashing: no sort of the chunk
+        if (inverse < 0).any():                           # None/NaN among objects
+            raise GlassnetError("the target column has missing values.")
+        ids = np.array([self.labels.setdefault(str(u), len(self.labels)) for u in uniques],
+                       dtype=np.int64)
+        return ids[inverse]
+
+    def extend(self, other: "_Targets") -> None:
+        """Append another collection's chunks (the rows after these), recoding its text."""
+        ids = np.array([self.labels.setdefault(label, len(self.labels))
+                        for label in other.labels], dtype=np.int64)
+        for part, kind in zip(other.parts, other.kinds):
+            self.parts.append(ids[part] if kind == "text" else part)
+            self.kinds.append(kind)
+
+    def encoded(self):
+        """Text labels as (codes 0..k-1 in sorted label order, sorted labels), as
+        :func:`glassnet.data.encode_labels` gives them, without an array of strings; None
+        for a numeric or boolean column."""
+        if set(self.kinds) <= {"number"} or set(self.kinds) == {"bool"}:
+            return None
+        if set(self.kinds) != {"text"}:
+            self.values()                                 # numbers among text become text
+        labels = list(self.labels)
+        order = sorted(range(len(labels)), key=labels.__getitem__)
+        rank = np.empty(len(labels), dtype=np.int64)
+        rank[order] = np.arange(len(labels))
+        return rank[np.concatenate(self.parts)], [labels[i] for i in order]
+
+    def values(self) -> np.ndarray:
+        """The whole column: a numeric or boolean array, or (text) an object array of labels."""
+        kinds = set(self.kinds)
+        if kinds <= {"number"} or kinds == {"bool"}:
+            return np.concatenate(self.parts)
+        for i, kind in enumerate(self.kinds):   # a column mixing text and numbers is text
+            if kind != "text":
+                text = np.array([D.label_key(v) for v in self.parts[i]], dtype=object)
+                self.parts[i], self.kinds[i] = self._codes(text.astype(str)), "text"
+        table = np.empty(len(self.labels), dtype=object)
+        table[:] = list(self.labels)
+        return table[np.concatenate(self.parts)]
+
+
+@dataclass
+class Targets:
+    """The target column ready for training: its task, codes or values, class labels."""
+
+    task: str
+    y: np.ndarray                 # codes 0..k-1 (classification) or float64 values
+    classes: list | None
+    n_outputs: int
+
+
+def targets(values, task: str, target: str, where: str) -> Targets:
+    """Classification codes and labels, or regression values, as ``glassnet train`` uses them.
+
+    ``values``: the column as an array, or as collected chunk by chunk (text labels already
+    coded, so no array of strings is made).
+    """
+    encoded = values.encoded() if isinstance(values, _Targets) else None
+    if encoded is not None and task != "regression":
+        codes, classes = encoded
+        task = "classification"
+    else:
+        values = values.values() if isinstance(values, _Targets) else values
+        task = D.detect_task(values, task)
+    if task == "classification":
+        if encoded is None:
+            codes, classes = D.encode_labels(values)
+        if len(classes) < 2:
+            raise GlassnetError(f"{where}: the target column {target!r} holds a single "
+                                f"class ({classes[0]!r}); classification needs at least two.")
+        return Targets(task, codes, classes, 1 if len(classes) == 2 else len(classes))
+    if values.dtype.kind not in "iuf":
+        raise GlassnetError(f"{where}: --task regression needs a numeric target, but "
+                            f"{target!r} holds text such as {str(values[0])!r}.")
+    return Targets(task, values.astype(np.float64), None, 1)
+
+
+# --- the training set ----------------------------------------------------------------------------
+
+@dataclass
+class TrainingSet:
+    """What ``glassnet train`` fits on: scaled rows (arrays or memory maps) and their meaning."""
+
+    X_train: np.ndarray          # (n_train, features), training dtype, scaled
+    y_train: np.ndarray          # codes or values (original units)
+    X_val: np.ndarray            # (n_val, features)
+    y_val: np.ndarray
+    features: list
+    targets: Targets
+    scaler: D.Standardizer
+    rows: int
+    cache: Path | None = None    # the cache folder, when memory-mapped
+    reused: bool = False         # the cache was already there and matched
+
+
+def load(table, *, target: str, features: Sequence[str], task: str, validation: float,
+         seed: int, standardize: bool, dtype, chunk_rows: int, cache: Path | None = None,
+         progress: Callable[[int, int], None] | None = None) -> TrainingSet:
+    """Read ``table`` once and return the scaled training and validation rows.
+
+    ``cache``: a folder for the memory-mapped arrays (None keeps everything in memory).
+    """
+    dtype = np.dtype(dtype)
+    settings = {"version": CACHE_VERSION, "target": target, "features": list(features),
+                "task": task, "validation": validation, "seed": seed,
+                "standardize": standardize, "dtype": dtype.name, "sep": table.sep}
+    if cache is None:
+        return _load(table, target, features, task, validation, seed, standardize, dtype,
+                     chunk_rows, None, progress, settings)
+    found = _open_cache(cache, table, settings)
+    if found is not None:
+        return found
+    # what the file is before reading it: a change while it is read is then seen
+    settings = {**settings, "source": fingerprint(table.path)}
+    try:
+        _clear(cache)
+        return _load(table, target, features, task, validation, seed, standardize, dtype,
+                     chunk_rows, cache, progress, settings)
+    except OSError as exc:          # a full disk, a read-only folder: say where and why
+        raise GlassnetError(f"cannot write the training cache {str(cache)!r}: "
+                            f"{exc.strerror or exc}. Free some space there, or raise "
+                            "--max-memory to train in memory.") from None
+
+
+def _load(table, target, features, task, validation, seed, standardize, dtype, chunk_rows,
+          cache, progress, settings) -> TrainingSet:
+    raw, values = _read(table, target, features, chunk_rows, cache, progress)
+    try:
+        t = targets(values, task, target, table.name)
+        train_rows, val_rows = D.holdout_split(
+            raw.shape[0], validation, seed,
+            labels=t.y if t.task == "classification" else None)
+        scaler = standardizer(raw, train_rows, standardize, list(features))
+        arrays = {}
+        for split, rows in (("train", train_rows), ("val", val_rows)):
+            shape = (rows.size, raw.shape[1])
+            if cache is None:
+                arrays[split] = np.empty(shape, dtype)
+                scale_rows(raw, rows, scaler, arrays[split])
+            else:
+                with _NpyWriter(cache / f"X_{split}.npy", dtype, shape) as out:
+                    scale_rows(raw, rows, scaler, out)
+    finally:
+        if cache is not None:
+            for spill in cache.glob("raw*.tmp"):
+                with contextlib.suppress(OSError):
+                    os.unlink(spill)
+    n_rows = int(train_rows.size + val_rows.size)
+    if cache is None:
+        return TrainingSet(arrays["train"], t.y[train_rows], arrays["val"], t.y[val_rows],
+                           list(features), t, scaler, n_rows)
+    source = settings.pop("source")
+    _finish_cache(cache, source, settings, t, t.y[train_rows], t.y[val_rows], scaler, n_rows)
+    result = _open_cache(cache, table, settings)
+    if result is None:
+        raise GlassnetError(f"{table.name!r} changed while it was being converted; run "
+                            "again when it is complete.")
+    result.reused = False
+    return result
+
+
+def features_of(chunk, features: Sequence[str], where: str) -> np.ndarray:
+    """A chunk's features as float64 (rows, features); any bad value: the detailed error of
+    :func:`glassnet.data.feature_matrix`, naming the row in the whole file."""
+    import pandas as pd
+    frame = chunk.frame[list(features)]
+    if all(pd.api.types.is_float_dtype(t) or pd.api.types.is_integer_dtype(t)
+           for t in frame.dtypes):
+        X = frame.to_numpy(dtype=np.float64)
+        if np.isfinite(np.add.reduce(X, axis=None)) or np.isfinite(X).all():
+            return X
+    return D.feature_matrix(chunk.frame, features, where, first_row=chunk.first_row)
+
+
+def _read(table, target, features, chunk_rows, cache, progress):
+    """One pass over the table: float64 features (in memory or a file) and the target.
+
+    A large CSV converted into a cache is parsed by several processes at once, each a
+    stretch of the file (see :func:`_read_parallel`); the result is the same.
+    """
+    if cache is not None:
+        workers = _parse_workers(table)
+        if workers > 1:
+            found = _read_parallel(table, target, features, chunk_rows, cache, progress,
+                                   workers)
+            if found is not None:
+                return found
+    collected = _Targets()
+    parts: list[np.ndarray] = []
+    sink = open(cache / "raw.tmp", "wb") if cache is not None else None
+    n = 0
+    try:
+        for chunk in table.chunks(chunk_rows, columns=[*features, target], progress=progress):
+            X = features_of(chunk, features, table.name)
+            collected.add_column(chunk.frame[target], target, table.name, chunk.first_row)
+            n += X.shape[0]
+            if sink is None:
+                parts.append(X)
+            else:
+                sink.write(np.ascontiguousarray(X).data)
+    finally:
+        if sink is not None:
+            sink.close()
+    if sink is None:
+        return np.concatenate(parts) if len(parts) > 1 else parts[0], collected
+    return _RawFile([(cache / "raw.tmp", n)], len(features)), collected
+
+
+#: a CSV at least this large is parsed by several processes when converted into a cache
+PARALLEL_BYTES = 64 * 2 ** 20
+#: at most this many parsing processes
+MAX_PARSE_WORKERS = 4
+
+
+def _parse_workers(table) -> int:
+    import multiprocessing
+    if table.format != "csv" or len(table.sep) != 1 or table.size < PARALLEL_BYTES or \
+            "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_PARSE_WORKERS,
+                      table.size // max(1, PARALLEL_BYTES // 2)))
+
+
+def _read_parallel(table, target, features, chunk_rows, cache, progress, workers):
+    """The conversion's pass split over ``workers`` processes, or None to read in one.
+
+    The bytes after the header are cut into ``workers`` stretches at line ends; each
+    process parses its stretch with the same pandas reader, writes its float64 features to
+    its own file and returns its targets, and the stretches are put back in order.  A
+    value parses to the same float whichever process reads it, so the arrays are those
+    of the single pass.  A stretch holding a quote character (a quoted field may hide a
+    line end) or anything the parser or the checks refuse sends the whole file back to
+    the single pass, whose errors name the row in the whole file.
+    """
+    import concurrent.futures
+    import multiprocessing
+    with open(table.path, "rb") as f:
+        f.readline()                                      # the header
+        begin = f.tell()
+        cuts = [begin]
+        for k in range(1, workers):
+            f.seek(begin + (table.size - begin) * k // workers)
+            f.readline()                                  # to the next line's start
+            cuts.append(max(f.tell(), cuts[-1]))
+        cuts.append(table.size)
+    spans = [(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    columns = [*features, target]
+    jobs = [(str(table.path), table.sep, list(table.columns), columns, list(features), target,
+             a, b, str(cache / f"raw.{k}.tmp"), chunk_rows) for k, (a, b) in enumerate(spans)]
+    # fork: the workers start at once with everything imported, and never re-run the
+    # caller's script (spawn would import __main__ again in each of them)
+    context = multiprocessing.get_context("fork")
+    done = 0
+    with concurrent.futures.ProcessPoolExecutor(len(jobs), mp_context=context) as pool:
+        futures = [pool.submit(_parse_span, *job) for job in jobs]
+        results = []
+        for future, (a, b) in zip(futures, spans):
+            results.append(future.result())
+            done += b - a
+            if progress is not None:
+                progress(done, table.size)
+    if any(r is None for r in results):
+        for k in range(len(jobs)):
+            with contextlib.suppress(OSError):
+                os.unlink(cache / f"raw.{k}.tmp")
+        return None
+    collected = _Targets()
+    for _, part in results:
+        collected.extend(part)
+    parts = [(cache / f"raw.{k}.tmp", n) for k, (n, _) in enumerate(results)]
+    return _RawFile(parts, len(features)), collected
+
+
+class _Span:
+    """A file's bytes ``start:stop`` as a read-only stream; notes any quote character."""
+
+    def __init__(self, path: str, start: int, stop: int):
+        self.file = open(path, "rb")
+        self.file.seek(start)
+        self.left = stop - start
+        self.quoted = False
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        data = self.file.read(size)
+        self.left -= len(data)
+        if b'"' in data:
+            self.quoted = True
+        return data
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _parse_span(path, sep, header, columns, features, target, start, stop, out, chunk_rows):
+    """One process's share of :func:`_read_parallel`: (rows, targets), or None."""
+    import csv
+    import warnings
+
+    import pandas as pd
+    # a forked child writes nothing: a stream lock held by another thread of the parent
+    # at the fork (a progress bar's) would never be released here
+    warnings.simplefilter("ignore")
+    span = _Span(path, start, stop)
+    collected, n = _Targets(), 0
+    try:
+        with open(out, "wb") as sink:
+            reader = pd.read_csv(span, sep=sep, chunksize=chunk_rows, header=None,
+                                 names=header, usecols=columns, quoting=csv.QUOTE_NONE)
+            for frame in reader:
+                if span.quoted:
+                    return None
+                chunk = tables.Chunk(n + 1, frame[columns])
+                X = features_of(chunk, features, path)
+                collected.add_column(frame[target], target, path, n + 1)
+                sink.write(np.ascontiguousarray(X).data)
+                n += X.shape[0]
+    except (GlassnetError, ValueError, pd.errors.ParserError, UnicodeDecodeError):
+        return None
+    finally:
+        span.close()
+    return None if span.quoted else (n, collected)
+
+
+class _RawFile:
+    """The float64 features spilled to files (one, or one per parsing process, in row
+    order), read back a window of rows at a time.
+
+    Plain reads into private buffers rather than a memory map, so the pages read are not
+    counted in (or kept in) the process's resident memory.  Rows must be asked for in
+    increasing order (the training and validation rows are sorted).
+    """
+
+    #: rows read at a time (about 2.5 MB for 20 features), however spread the rows asked are
+    WINDOW = 16_384
+
+    def __init__(self, parts: list, d: int):
+        self.parts = [(Path(path), int(n)) for path, n in parts]
+        self.starts = np.cumsum([0] + [n for _, n in self.parts])
+        self.shape = (int(self.starts[-1]), d)
+
+    def __getitem__(self, index) -> np.ndarray:
+        n, d = self.shape
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(n)
+            return self._read(start, stop)
+        rows = np.asarray(index)
+        out = np.empty((rows.size, d))
+        if rows.size == 0:
+            return out
+        for w in range(int(rows[0]), int(rows[-1]) + 1, self.WINDOW):
+            lo, hi = np.searchsorted(rows, [w, w + self.WINDOW])
+            if hi > lo:
+                window = self._read(w, min(w + self.WINDOW, n))
+                out[lo:hi] = window[rows[lo:hi] - w]
+        return out
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        d = self.shape[1]
+        pieces = []
+        for (path, count), first in zip(self.parts, self.starts[:-1]):
+            a, b = max(start, first), min(stop, first + count)
+            if a < b:
+                pieces.append(np.fromfile(path, dtype=np.float64, count=(b - a) * d,
+                                          offset=int(a - first) * d * 8).reshape(-1, d))
+        if len(pieces) == 1:
+            return pieces[0]
+        return np.concatenate(pieces) if pieces else np.empty((0, d))
+
+
+class _NpyWriter:
+    """A ``.npy`` file written front to back, block by block: ``out[a:b] = block``."""
+
+    def __init__(self, path: Path, dtype, shape):
+        self.path, self.dtype, self.shape = path, np.dtype(dtype), shape
+        self.written = 0
+
+    def __enter__(self):
+        self.file = open(self.path, "wb")
+        np.lib.format.write_array_header_1_0(
+            self.file, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                        "fortran_order": False, "shape": self.shape})
+        return self
+
+    def __setitem__(self, index: slice, values) -> None:
+        assert index.start == self.written, "blocks are written in order"
+        values = np.asarray(values).astype(self.dtype)     # the cast an assignment makes
+        self.file.write(np.ascontiguousarray(values).data)      # no bytes copy
+        self.written += values.shape[0]
+
+    def __exit__(self, kind, value, tb):
+        if kind is None:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+        self.file.close()
+        if kind is None and self.written != self.shape[0]:
+            raise GlassnetError(f"{self.path}: wrote {self.written} rows of {self.shape[0]}.")
+
+
+# --- the cache's identity ------------------------------------------------------------------------
+
+def fingerprint(path, samples: int = 16, piece: int = 4096) -> dict:
+    """What a table file is: size, modification time and a SHA-256 of a spread of its bytes.
+
+    The hash covers the first and last 64 KiB and ``samples`` pieces spread evenly
+    between them, so an edit anywhere that keeps size and time is still likely seen.
+    """
+    path = Path(path)
+    st = path.stat()
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        head = 65536
+        h.update(f.read(head))
+        if st.st_size > head:
+            for i in range(1, samples + 1):
+                f.seek(st.st_size * i // (samples + 1))
+                h.update(f.read(piece))
+            f.seek(max(0, st.st_size - head))
+            h.update(f.read(head))
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "sample_sha256": h.hexdigest()}
+
+
+def _clear(cache: Path) -> None:
+    """An empty cache folder; the completion mark goes first, so nothing half-done is trusted."""
+    cache.mkdir(exist_ok=True)
+    mark = cache / CACHE_MARK
+    if mark.exists():
+        mark.unlink()
+    for entry in cache.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _finish_cache(cache: Path, source: dict, settings: dict, t: Targets, y_train, y_val,
+                  scaler, rows: int) -> None:
+    """The targets, then the mark that says the cache is complete (atomically, last)."""
+    np.save(cache / "y_train.npy", y_train)
+    np.save(cache / "y_val.npy", y_val)
+    mark = {"source": source, "settings": settings,
+            "task": t.task, "classes": t.classes, "n_outputs": t.n_outputs, "rows": rows,
+            "mean": scaler.mean.tolist(), "std": scaler.std.tolist()}
+    with atomic_write(cache / CACHE_MARK, "w") as f:
+        json.dump(mark, f)
+
+
+def _open_cache(cache: Path, table, settings: dict) -> TrainingSet | None:
+    """The cached training set when ``cache.json`` matches this file and these settings."""
+    try:
+        with open(cache / CACHE_MARK, encoding="utf-8") as f:
+            mark = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(mark, dict) or mark.get("settings") != settings or \
+            mark.get("source") != fingerprint(table.path):
+        return None
+    try:
+        X_train = np.load(cache / "X_train.npy", mmap_mode="r")
+        X_val = np.load(cache / "X_val.npy", mmap_mode="r")
+        y_train = np.load(cache / "y_train.npy")
+        y_val = np.load(cache / "y_val.npy")
+    except (OSError, ValueError):
+        return None
+    t = Targets(mark["task"], y_train, mark["classes"], int(mark["n_outputs"]))
+    scaler = D.Standardizer(np.asarray(mark["mean"]), np.asarray(mark["std"]))
+    return TrainingSet(X_train, y_train, X_val, y_val, list(settings["features"]), t, scaler,
+                       int(mark["rows"]), cache, reused=True)
+
+
+class PageGuard:
+    """Keep the pages of memory-mapped arrays that the process holds to about ``allowance``.
+
+    Training gathers batches from the whole map, and a pass over it (a finiteness check,
+    the epoch's metrics) touches every page; the kernel keeps the touched pages mapped into
+    the process until it needs the memory.  While the guard is active a thread reads the
+    process's mapped-file size (``RssFile`` in /proc/self/status) every ``interval``
+    seconds and, above ``limit``, tells the kernel the arrays' pages are not needed
+    (``madvise(MADV_DONTNEED)``); the limit is ``allowance`` above what was mapped when
+    the guard started (the libraries).  The mapping is a read-only view of the file, so nothing
+    is lost: a page touched again is mapped again from the page cache.  The values read
+    are the same; only the resident size changes.  Where /proc or madvise is missing the
+    guard does nothing.
+
+    >>> import numpy as np
+    >>> with PageGuard([np.zeros(3)], allowance=2 ** 20):
+    ...     pass
+    """
+
+    def __init__(self, arrays, allowance: int, interval: float = 0.05):
+        self.maps = [m for m in (getattr(a, "_mmap", None) for a in arrays) if m is not None]
+        self.allowance = int(allowance)
+        self.limit = None
+        self.interval = interval
+        self.released = 0
+        self._stop = None
+
+    @staticmethod
+    def mapped_file_bytes() -> int | None:
+        """The process's resident file-backed pages (libraries and maps), or None."""
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("RssFile:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError):
+            return None
+        return None
+
+    def release(self) -> None:
+        import mmap
+        for m in self.maps:
+            with contextlib.suppress(ValueError, OSError, AttributeError):
+                m.madvise(mmap.MADV_DONTNEED)
+        self.released += 1
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            size = self.mapped_file_bytes()
+            if size is None:
+                return
+            if size > self.limit:
+                self.release()
+
+    def __enter__(self):
+        import mmap
+        import threading
+        baseline = self.mapped_file_bytes()
+        if not self.maps or not hasattr(mmap, "MADV_DONTNEED") or baseline is None:
+            return self
+        self.limit = baseline + self.allowance
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="glassnet-page-guard",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if self._stop is not None:
+            self._stop.set()
+            self._thread.join()
+            self.release()
+        return False
+
+
+def parse_size(text: str) -> int:
+    """'1GB', '512MB', '2.5G', '100000' (bytes) -> bytes; binary units (1 GB = 2**30 B)."""
+    units = {"": 1, "B": 1, "K": 2 ** 10, "KB": 2 ** 10, "M": 2 ** 20, "MB": 2 ** 20,
+             "G": 2 ** 30, "GB": 2 ** 30, "T": 2 ** 40, "TB": 2 ** 40}
+    s = str(text).strip().upper().replace("IB", "B")
+    number = s.rstrip("KMGTB")
+    unit = s[len(number):]
+    try:
+        value = float(number)
+    except ValueError:
+        value = float("nan")
+    if unit not in units or not value > 0 or not np.isfinite(value):
+        raise GlassnetError(f"--max-memory must be a size such as 1GB, 512MB or 2.5G; got "
+                            f"{text!r}.")
+    return int(value * units[unit])
+
+
+def in_memory_bytes(table, n_features: int) -> int:
+    """About what reading ``table`` into memory takes (float64 features, twice, and targets)."""
+    if table.rows is not None:
+        return int(table.rows * (n_features + 2) * 8 * 2.5)
+    return int(table.size * 2.5)      # a CSV number is about as many bytes as its float64

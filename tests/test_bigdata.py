@@ -1,0 +1,401 @@
+"""Data larger than memory: streamed predict, the memory-mapped training cache, Parquet,
+Dask and chunked data in fit (issue 19), and reading/batch progress (issue 16, item 9)."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import glassnet
+from glassnet import data as D
+from glassnet import dataset, sources, tables
+from glassnet._validation import GlassnetError
+from glassnet.cli import main
+
+
+def _table(n: int, seed: int = 0, d: int = 6, text_labels: bool = True) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    # columns of very different scales and offsets (1e6 mean) exercise the statistics
+    U = rng.normal(size=(n, d))
+    X = U * np.logspace(0, 3, d) + np.linspace(0, 1e6, d)
+    z = U[:, 0] - U[:, 1] + 0.3 * rng.normal(size=n)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(d)])
+    frame["label"] = np.where(z > 0, "yes", "no") if text_labels else (z > 0).astype(int)
+    frame["value"] = 3 * U[:, 0] - U[:, 2] + 100
+    return frame
+
+
+def _cli(*args) -> int:
+    return main([str(a) for a in args])
+
+
+@pytest.fixture
+def csv(tmp_path):
+    path = tmp_path / "data.csv"
+    _table(3000).to_csv(path, index=False)
+    return path
+
+
+# --- train: memory-mapped cache == in memory, bit for bit ----------------------------------------
+
+@pytest.mark.parametrize("target,extra", [("label", ["--features", "f0,f1,f2,f3,f4,f5"]),
+                                          ("value", ["--features", "f0,f1,f2,f3,f4,f5"])])
+def test_memmap_training_equals_in_memory_bit_for_bit(tmp_path, csv, target, extra):
+    common = [csv, "--target", target, *extra, "--dtype", "float32", "--epochs", "3",
+              "--batch-size", "16", "--seed", "3", "-q"]
+    assert _cli("train", *common, "-o", tmp_path / "mem.glassnet", "--chunk-rows", "5000") == 0
+    assert _cli("train", *common, "-o", tmp_path / "map.glassnet", "--chunk-rows", "257",
+                "--max-memory", "1KB") == 0
+    assert (tmp_path / "map.glassnet.cache" / "cache.json").exists()
+    assert not (tmp_path / "mem.glassnet.cache").exists()
+    a, b = glassnet.load(tmp_path / "mem.glassnet"), glassnet.load(tmp_path / "map.glassnet")
+    assert a.params.dtype == np.float32
+    assert np.array_equal(a.params, b.params)
+    assert a.metadata["scaling"] == b.metadata["scaling"]
+    assert a.metadata["training"]["metrics"] == b.metadata["training"]["metrics"]
+
+
+def test_cache_is_reused_and_rebuilt_when_the_file_changes(tmp_path, csv):
+    table = tables.open_table(csv)
+    kw = dict(target="label", features=[f"f{i}" for i in range(6)], task="auto",
+              validation=0.2, seed=0, standardize=True, dtype="float32", chunk_rows=500)
+    cache = tmp_path / "m.cache"
+    first = dataset.load(table, cache=cache, **kw)
+    assert not first.reused and isinstance(first.X_train, np.memmap)
+    again = dataset.load(tables.open_table(csv), cache=cache, **kw)
+    assert again.reused and np.array_equal(again.X_train, first.X_train)
+    mark = json.loads((cache / "cache.json").read_text())
+    assert mark["source"]["size"] == os.path.getsize(csv) and mark["source"]["sample_sha256"]
+    # same size, a changed value: the fingerprint (mtime and sampled bytes) sees it
+    text = csv.read_text().replace("yes", "no ", 1).replace("no\n", "yes\n", 1)
+    csv.write_text(text)
+    rebuilt = dataset.load(tables.open_table(csv), cache=cache, **kw)
+    assert not rebuilt.reused
+    # other settings rebuild too
+    assert not dataset.load(tables.open_table(csv), cache=cache, **{**kw, "seed": 1}).reused
+
+
+def test_interrupted_conversion_leaves_no_trusted_cache(tmp_path, csv, monkeypatch):
+    kw = dict(target="label", features=[f"f{i}" for i in range(6)], task="auto",
+              validation=0.2, seed=0, standardize=True, dtype="float32", chunk_rows=500)
+    cache = tmp_path / "m.cache"
+    real, calls = dataset.features_of, []
+
+    def dies_on_the_fourth_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dataset, "features_of", dies_on_the_fourth_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        dataset.load(tables.open_table(csv), cache=cache, **kw)
+    assert not (cache / "cache.json").exists()
+    monkeypatch.setattr(dataset, "features_of", real)
+    rebuilt = dataset.load(tables.open_table(csv), cache=cache, **kw)
+    assert not rebuilt.reused
+    memory = dataset.load(tables.open_table(csv), cache=None, **kw)
+    assert np.array_equal(rebuilt.X_train, memory.X_train)
+    # a cache whose arrays were damaged after completion but whose mark claims completeness
+    # is still only trusted while the source file is unchanged: it is the mark that is atomic
+    assert sorted(p.name for p in cache.iterdir()) == ["X_train.npy", "X_val.npy",
+                                                       "cache.json", "y_train.npy",
+                                                       "y_val.npy"]
+
+
+def test_parallel_conversion_gives_the_arrays_of_one_pass(tmp_path, csv, monkeypatch):
+    kw = dict(target="label", features=[f"f{i}" for i in range(6)], task="auto",
+              validation=0.2, seed=0, standardize=True, dtype="float32", chunk_rows=400)
+    one = dataset.load(tables.open_table(csv), cache=None, **kw)
+    used = []
+    real = dataset._read_parallel
+
+    def spy(*args, **kwargs):
+        result = real(*args, **kwargs)
+        used.append(result is not None)
+        return result
+
+    monkeypatch.setattr(dataset, "PARALLEL_BYTES", 0)          # every file counts as large
+    monkeypatch.setattr(dataset, "_parse_workers", lambda table: 3)
+    monkeypatch.setattr(dataset, "_read_parallel", spy)
+    par = dataset.load(tables.open_table(csv), cache=tmp_path / "p.cache", **kw)
+    assert used == [True]
+    for name in ("X_train", "X_val", "y_train", "y_val"):
+        assert np.array_equal(getattr(par, name), getattr(one, name)), name
+    assert par.targets.classes == one.targets.classes
+    assert not list((tmp_path / "p.cache").glob("raw*"))
+    # a quoted field (it could hide a line end): the single pass, same result
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text(csv.read_text().replace(",yes,", ',"yes",'))
+    used.clear()
+    again = dataset.load(tables.open_table(quoted), cache=tmp_path / "q.cache", **kw)
+    assert used == [False] and np.array_equal(again.X_train, one.X_train)
+    # a bad value: the single pass names its row in the whole file
+    frame = _table(3000)
+    frame["f3"] = frame["f3"].astype(object)
+    frame.loc[2718, "f3"] = "n/a?"
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    with pytest.raises(GlassnetError, match=r"'n/a\?' in data row 2719"):
+        dataset.load(tables.open_table(bad), cache=tmp_path / "b.cache", **kw)
+
+
+def test_page_guard_keeps_mapped_pages_bounded_and_values_intact(tmp_path):
+    if dataset.PageGuard.mapped_file_bytes() is None:
+        pytest.skip("no /proc/self/status RssFile on this system")
+    import time
+    path = tmp_path / "big.npy"
+    values = np.arange(16 * 2 ** 20 // 8, dtype=np.float64)          # 16 MB
+    np.save(path, values)
+    mapped = np.load(path, mmap_mode="r")
+    expected = float(values.sum())
+    with dataset.PageGuard([mapped], allowance=2 ** 20, interval=0.01) as guard:
+        for _ in range(3):
+            assert float(mapped.sum()) == expected                    # every page touched
+            time.sleep(0.1)
+        # the guard has dropped the pages since: far less than the 16 MB is still mapped
+        assert dataset.PageGuard.mapped_file_bytes() < guard.limit + 8 * 2 ** 20
+        assert guard.released >= 1
+    unguarded = dataset.PageGuard.mapped_file_bytes()
+    float(mapped.sum())
+    assert dataset.PageGuard.mapped_file_bytes() > unguarded + 8 * 2 ** 20   # the contrast
+
+
+def test_a_bad_value_is_named_by_its_row_in_the_whole_file(tmp_path, capsys):
+    frame = _table(1000)
+    frame["f2"] = frame["f2"].astype(object)
+    frame.loc[836, "f2"] = "oops"                        # data row 837
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    assert _cli("train", path, "--target", "label", "--chunk-rows", "100", "-q",
+                "-o", tmp_path / "m.glassnet", "--max-memory", "1KB") == 2
+    assert "'oops' in data row 837" in capsys.readouterr().err
+    good = tmp_path / "good.csv"
+    _table(1000).to_csv(good, index=False)
+    assert _cli("train", good, "--target", "label", "--epochs", "1", "-q",
+                "-o", tmp_path / "m.glassnet") == 0
+    capsys.readouterr()
+    frame = _table(1000).drop(columns=["label"])
+    frame.loc[511, "f1"] = np.nan                        # data row 512
+    frame.to_csv(path, index=False)
+    assert _cli("predict", tmp_path / "m.glassnet", path, "--chunk-rows", "64",
+                "--ignore-extra") == 2
+    assert "data row 512" in capsys.readouterr().err
+
+
+def test_max_memory_sizes():
+    assert dataset.parse_size("1GB") == 2 ** 30 and dataset.parse_size("512mb") == 2 ** 29
+    assert dataset.parse_size("2.5G") == int(2.5 * 2 ** 30)
+    assert dataset.parse_size("100000") == 100000
+    for bad in ("lots", "-1GB", "0", "1XB", "nanMB"):
+        with pytest.raises(GlassnetError, match="--max-memory must be a size"):
+            dataset.parse_size(bad)
+
+
+def test_moments_are_exact_and_do_not_overflow():
+    rng = np.random.default_rng(0)
+    X = rng.normal(1e8, 1.0, size=(5000, 3))
+    mean, std = dataset.moments(X, block=333)
+    exact = X.astype(np.longdouble)
+    np.testing.assert_allclose(mean, exact.mean(axis=0).astype(float), rtol=1e-14)
+    # the spread is 1e-8 of the values: sum-of-squares formulas lose every digit here
+    np.testing.assert_allclose(std, exact.std(axis=0).astype(float), rtol=1e-7)
+    big = rng.normal(size=(1000, 2)) * 1e300           # squares overflow without the prescale
+    m, s = dataset.moments(big, block=100)
+    np.testing.assert_allclose(s / 1e300, (big / 1e300).std(axis=0), rtol=1e-12)
+
+
+# --- predict: streamed == in memory, flat memory -------------------------------------------------
+
+def _train_model(tmp_path, csv):
+    model = tmp_path / "m.glassnet"
+    assert _cli("train", csv, "--target", "label", "--features", "f0,f1,f2,f3,f4,f5",
+                "--epochs", "2", "-q", "-o", model) == 0
+    return model
+
+
+def test_streamed_predict_equals_in_memory_predict(tmp_path, csv):
+    model = _train_model(tmp_path, csv)
+    assert _cli("predict", model, csv, "--proba", "--keep", "value", "--chunk-rows", "7",
+                "-o", tmp_path / "a.csv") == 0
+    streamed = pd.read_csv(tmp_path / "a.csv")
+    net = glassnet.load(model)
+    frame = pd.read_csv(csv)
+    X = D.Standardizer.from_dict(net.metadata["scaling"], 6).transform(
+        frame[[f"f{i}" for i in range(6)]].to_numpy())
+    proba = net.predict_proba(X)
+    assert len(streamed) == len(frame)
+    np.testing.assert_array_equal(streamed["value"], frame["value"])
+    classes = net.metadata["classes"]
+    assert list(streamed["predicted_label"] if "predicted_label" in streamed else
+                streamed["label"]) == [classes[k] for k in proba.argmax(axis=1)]
+    for k, c in enumerate(classes):
+        np.testing.assert_allclose(streamed[f"proba_{c}"], proba[:, k], rtol=1e-12)
+
+
+def _predict_peak(tmp_path, model, rows: int) -> int:
+    path = tmp_path / f"p{rows}.csv"
+    _table(rows, seed=1).to_csv(path, index=False)
+    tracemalloc.start()
+    try:
+        assert _cli("predict", model, path, "--chunk-rows", "1000", "--ignore-extra", "-o",
+                    tmp_path / f"out{rows}.csv") == 0
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_predict_peak_memory_does_not_grow_with_the_file(tmp_path, csv, capsys):
+    model = _train_model(tmp_path, csv)
+    small = _predict_peak(tmp_path, model, 8_000)
+    large = _predict_peak(tmp_path, model, 80_000)         # 10x the rows
+    features_large = 80_000 * 6 * 8                        # its features as float64: 3.8 MB
+    assert large < 1.2 * small + 200_000, (small, large)
+    assert large < features_large, (small, large)     # reading it whole would hold more
+
+
+# --- Parquet -------------------------------------------------------------------------------------
+
+def test_parquet_in_and_out(tmp_path, csv):
+    pytest.importorskip("pyarrow")
+    pq_path = tmp_path / "data.parquet"
+    pd.read_csv(csv).to_parquet(pq_path, index=False)
+    common = ["--target", "label", "--epochs", "2", "--seed", "1", "-q", "--features",
+              "f0,f1,f2,f3,f4,f5"]
+    assert _cli("train", csv, *common, "-o", tmp_path / "c.glassnet") == 0
+    assert _cli("train", pq_path, *common, "-o", tmp_path / "p.glassnet",
+                "--chunk-rows", "400") == 0
+    a, b = glassnet.load(tmp_path / "c.glassnet"), glassnet.load(tmp_path / "p.glassnet")
+    assert np.array_equal(a.params, b.params)
+    assert _cli("predict", tmp_path / "p.glassnet", pq_path, "--ignore-extra",
+                "-o", tmp_path / "out.parquet", "--chunk-rows", "999") == 0
+    assert _cli("predict", tmp_path / "p.glassnet", csv, "--ignore-extra",
+                "-o", tmp_path / "out.csv") == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"),
+                                  pd.read_csv(tmp_path / "out.csv"))
+    # column errors as for CSV
+    with pytest.raises(GlassnetError, match="there is no target column 'lable'.*Did you mean"):
+        D.check_target_column(tables.open_table(pq_path), "lable", str(pq_path))
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(GlassnetError, match="cannot be read as Parquet"):
+        tables.open_table(tmp_path / "junk.parquet")
+
+
+# --- Dask and chunks in fit ----------------------------------------------------------------------
+
+def _xy(n=900, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4)).astype(np.float32)
+    return X, (X[:, 0] + X[:, 1] > 0).astype(int)
+
+
+def _fit(X, y, shuffle=True, **kw):
+    net = glassnet.Network([4, 8, 2], seed=1, dtype="float32")
+    history = net.fit(X, y, epochs=3, batch_size=32, optimizer="adam", learning_rate=0.01,
+                      shuffle=shuffle, **kw)
+    return net, history
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client, LocalCluster
+    with LocalCluster(processes=False, n_workers=1, threads_per_worker=1,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def test_dask_array_trains_to_the_weights_of_its_numpy_twin(dask_client):
+    import dask.array as da
+    X, y = _xy()
+    Xd, yd = da.from_array(X, chunks=(250, 4)), da.from_array(y, chunks=250)
+    net, history = _fit(Xd, yd, metrics=["accuracy"], validation_data=(X[:100], y[:100]))
+    twin, _ = _fit([(X[i:i + 250], y[i:i + 250]) for i in range(0, len(X), 250)], None)
+    assert np.array_equal(net.params, twin.params)
+    assert history.accuracy[-1] > 0.9 and history.val_accuracy[-1] > 0.9
+    # without shuffling, the rows' own order: the same as fit on the NumPy array itself
+    a, _ = _fit(Xd, yd, shuffle=False)
+    b, _ = _fit(X, y, shuffle=False)
+    assert np.array_equal(a.params, b.params)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_dask_dataframe_and_the_estimators(dask_client):
+    import dask.array as da
+    import dask.dataframe as dd
+    from glassnet.sklearn import GlassClassifier
+    X, y = _xy()
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")), npartitions=3)
+    labels = dd.from_pandas(pd.Series(y), npartitions=3)
+    a, _ = _fit(frame, labels, shuffle=False)
+    b, _ = _fit(X, y, shuffle=False)
+    assert np.array_equal(a.params, b.params)
+    clf = GlassClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
+    clf.fit(da.from_array(X, chunks=(300, 4)), da.from_array(y, chunks=300))
+    mem = GlassClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.9 and clf.score(X, y) > mem.score(X, y) - 0.03
+    assert clf.n_features_in_ == 4
+    np.testing.assert_allclose(clf.mean_, mem.mean_, rtol=1e-6, atol=1e-7)
+
+
+def test_iterables_of_chunks():
+    X, y = _xy()
+    chunks = [(X[i:i + 200], y[i:i + 200]) for i in range(0, len(X), 200)]
+    a, _ = _fit(sources.Chunks(lambda: iter(chunks)), None, shuffle=False)
+    b, _ = _fit(X, y, shuffle=False)
+    assert np.array_equal(a.params, b.params)
+    with pytest.raises(GlassnetError, match="one-shot iterator"):
+        _fit((c for c in chunks), None)
+    with pytest.raises(GlassnetError, match="validation_split"):
+        _fit(chunks, None, validation_split=0.2)
+    bad = chunks[:2] + [(X[:10], np.full(10, 7))]
+    with pytest.raises(GlassnetError, match="block 2 of the training data"):
+        _fit(bad, None)
+
+
+# --- progress: reading and batches ---------------------------------------------------------------
+
+def test_cli_progress_counts_batches_within_an_epoch():
+    from rich.console import Console
+
+    from glassnet.cli.train import ProgressBar
+    X, y = _xy(640)
+    bar = ProgressBar(2, Console(file=io.StringIO(), force_terminal=True))
+    seen = []
+
+    class Spy(glassnet.callbacks.Callback):
+        def on_batch_end(self, ctx, logs):
+            if ctx.batch == 9:     # mid-epoch: the bar has moved (it redraws at most 10/s)
+                bar._next = 0.0
+                seen.append(bar.progress.tasks[0].completed)
+
+    net = glassnet.Network([4, 8, 2], seed=0)
+    net.fit(X, y, epochs=2, batch_size=32, callbacks=[Spy(), bar])
+    task = bar.progress.tasks[0]
+    assert task.total == 2 * 20 and task.completed == 40
+    assert seen and 0 < seen[0] < 20
+
+
+def test_reading_progress_reports_bytes(tmp_path, csv):
+    reports = []
+    chunks = list(tables.open_table(csv).chunks(500, progress=lambda d, t: reports.append(
+        (d, t))))
+    assert len(chunks) == 6 and reports[-1][0] == reports[-1][1] == os.path.getsize(csv)
+    assert [c.first_row for c in chunks] == [1, 501, 1001, 1501, 2001, 2501]
+
+
+def test_train_shows_reading_and_conversion_progress(tmp_path, csv, capsys, monkeypatch):
+    import glassnet.cli.train as cli_train
+    monkeypatch.setattr(cli_train, "READING_BAR_BYTES", 0)     # every file counts as large
+    assert _cli("train", csv, "--target", "label", "--epochs", "1", "--max-memory", "1KB",
+                "-o", tmp_path / "m.glassnet") == 0
+    err = capsys.readouterr().err
+    assert "converting" in err and "training" in err
+    assert _cli("train", csv, "--target", "label", "--epochs", "1",
+                "-o", tmp_path / "n.glassnet") == 0
+    assert "reading" in capsys.readouterr().err
