@@ -6,6 +6,7 @@ seed-style ``fit``), so either loop can import them; ``glassnet.training`` re-ex
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -34,13 +35,18 @@ def _largest(params: np.ndarray) -> float:
     return max(float(params.max()), -float(params.min())) if params.size else 0.0
 
 
+#: the limit before the first batch has set one: every finite loss passes, inf and NaN fail
+NO_LIMIT = sys.float_info.max
+
+
 def _loss_limit(first: float) -> float:
-    return LOSS_GROWTH_LIMIT * max(first, LOSS_FLOOR) if math.isfinite(first) else math.inf
+    return min(LOSS_GROWTH_LIMIT * max(first, LOSS_FLOOR), NO_LIMIT)
 
 
 def _weight_limit(params: np.ndarray) -> float:
     start = _largest(params)
-    return WEIGHT_GROWTH_LIMIT * max(start, WEIGHT_FLOOR) if math.isfinite(start) else math.inf
+    return min(WEIGHT_GROWTH_LIMIT * max(start, WEIGHT_FLOOR), NO_LIMIT) \
+        if math.isfinite(start) else NO_LIMIT
 
 
 def _explosion(value: float, limit: float, growth: float, what: str) -> str:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import json
 import math
 import os
@@ -50,7 +51,8 @@ import numpy as np
 
 from . import activations as _act
 from . import initializers as _init
-from ._validation import GlassnetError
+from . import _schema
+from ._validation import GlassnetError, echo
 from ._version import __version__
 from .initializers import SymmetryWarning, resolve
 from .network import Network
@@ -480,9 +482,10 @@ NPY_HEADER_ROOM = 1 << 16
 _READ_CHUNK = 16 << 20
 
 
+@functools.lru_cache(maxsize=1)
 def _schemas():
     """The model file's metadata schema (built on first use)."""
-    from . import _schema as S
+    S = _schema
     act = S.OneOf(S.Str(nonempty=True), S.List(S.Anything(), min_len=1),
                   expected="an activation name or [name, {parameters}]")
     init = S.OneOf(S.Null(), S.Str(nonempty=True), S.Dict(),
@@ -546,7 +549,6 @@ def max_model_bytes(max_bytes=None) -> int:
 
 def parse_size(value, where: str = "size") -> int:
     """Bytes from an int or text such as ``4096``, ``512M``, ``8G``, ``1.5GiB`` (powers of 1024)."""
-    from ._validation import echo
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         number = int(value)
     else:
@@ -641,7 +643,6 @@ def _read_header(path: Path, f, check_metadata: bool = True) -> tuple[dict, zipf
 def _check_header(path, header, check_metadata: bool = True) -> None:
     """Format and version first (a foreign file is named as such), then the whole schema,
     then what the schema cannot say: shapes follow from layer_sizes."""
-    from . import _schema
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         got = header.get("format") if isinstance(header, dict) else None
         _fail(path, f"its metadata names format {got!r:.80}, not {FORMAT!r}: not a glassnet "
@@ -703,7 +704,6 @@ def _check_architecture(path, header: dict, check_metadata: bool = True) -> None
 
 
 def _short(sizes) -> str:
-    from ._validation import echo
     return echo(sizes, 120)
 
 

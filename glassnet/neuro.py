@@ -13,15 +13,13 @@ copy of the others.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ._validation import (GlassnetError, UnscaledInputWarning, check_float, check_int,
                           input_scale_message, warn)
 from .network import Network, ParamList, _check_sizes
-from .history import (LOSS_GROWTH_LIMIT, WEIGHT_GROWTH_LIMIT, DivergenceError, History,
-                      _explosion, _largest, _loss_limit, _weight_limit)
+from .history import (LOSS_GROWTH_LIMIT, NO_LIMIT, WEIGHT_GROWTH_LIMIT, DivergenceError,
+                      History, _explosion, _largest, _loss_limit, _weight_limit)
 
 
 class Neuro(Network):
@@ -124,7 +122,8 @@ class Neuro(Network):
         snapshot = np.empty_like(self.params)
         n_batches = -(-n // batch_size)
         # divergence, the same rule as fit's: NaN, inf, or a finite explosion
-        loss_limit, weight_limit = math.inf, _weight_limit(self.params)
+        loss_limit, weight_limit = NO_LIMIT, _weight_limit(self.params)
+        baseline = False                      # the first batch's loss sets loss_limit
         # overflow is detected below (non-finite loss or weights), not warned about
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for epoch in range(epochs):
@@ -139,8 +138,8 @@ class Neuro(Network):
                         self._diverged(snapshot, history, epoch, epochs, batch, n_batches,
                                        _explosion(loss, loss_limit, LOSS_GROWTH_LIMIT,
                                                   "the loss"))
-                    if loss_limit == math.inf:
-                        loss_limit = _loss_limit(loss)
+                    if not baseline:
+                        loss_limit, baseline = _loss_limit(loss), True
                     total += loss * xb.shape[0]
                     if not quiet:
                         out = self._workspace(xb.shape[0]).a[-1]

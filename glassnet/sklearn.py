@@ -59,6 +59,7 @@ from . import schedules as _sched
 from . import training as _training
 from .doctor import DoctorInputs, explain_divergence
 from .doctor.probe import column_names
+from .data import Standardizer, column_stats
 from ._validation import GlassnetError, check_bool, check_choice, check_float, check_int, warn
 from .callbacks import EarlyStopping, ReduceLROnPlateau
 from .network import Network
@@ -277,7 +278,6 @@ class _GlassMLP(BaseEstimator):
     def _scale(self, X, dtype) -> np.ndarray:
         if self.mean_ is None:
             return np.asarray(X, dtype=dtype)
-        from .data import Standardizer
         return Standardizer(self.mean_, self.scale_).transform(X).astype(dtype, copy=False)
 
     def _fit_scaler(self, X, sw) -> None:
@@ -285,7 +285,6 @@ class _GlassMLP(BaseEstimator):
             self.mean_ = self.scale_ = None
             return
         # the statistics glassnet train uses: no overflow, constant only when constant
-        from .data import column_stats
         try:
             self.mean_, self.scale_ = column_stats(X, sw)
         except GlassnetError as exc:

@@ -58,8 +58,9 @@ from ._validation import (GlassnetError, UnscaledInputWarning, check_bool, check
                           input_scale_message, warn)
 from .callbacks import Callback, EarlyStopping, TrainingContext, overrides
 from .history import DivergenceError, History, _rebuild_divergence  # noqa: F401 (re-exported)
-from .history import (LOSS_FLOOR, LOSS_GROWTH_LIMIT, WEIGHT_FLOOR,  # noqa: F401 (re-exported)
-                      WEIGHT_GROWTH_LIMIT, _explosion, _largest, _loss_limit, _weight_limit)
+from .history import (LOSS_FLOOR, LOSS_GROWTH_LIMIT, NO_LIMIT,  # noqa: F401 (re-exported)
+                      WEIGHT_FLOOR, WEIGHT_GROWTH_LIMIT, _explosion, _largest, _loss_limit,
+                      _weight_limit)
 from .network import Network
 
 
@@ -328,8 +329,9 @@ class _Run:
     explain_divergence: Any
     position: Position = field(default_factory=Position)
     snapshot: Any = None         # the weights at the start of the epoch (finite ones)
-    loss_limit: float = math.inf     # divergence past these, though finite (LOSS_GROWTH_LIMIT)
-    weight_limit: float = math.inf
+    loss_limit: float = NO_LIMIT     # divergence past these, though finite (LOSS_GROWTH_LIMIT)
+    weight_limit: float = NO_LIMIT
+    loss_baseline: bool = False      # the first batch has set loss_limit
     bounds: list = field(default_factory=list)    # (start, stop) rows of each batch
 
 
@@ -663,8 +665,8 @@ def _run_batches(net, run: _Run, hooks: _Hooks) -> bool:
             if not loss <= run.loss_limit:             # NaN compares false too
                 _diverged(net, run, pos.epoch, batch, loss, _explosion(
                     loss, run.loss_limit, LOSS_GROWTH_LIMIT, "the loss"))
-            if run.loss_limit == math.inf:
-                run.loss_limit = _loss_limit(loss)     # from the run's first batch
+            if not run.loss_baseline:                  # the run's first batch sets it
+                run.loss_limit, run.loss_baseline = _loss_limit(loss), True
             total += loss * (stop - start)
             step += 1
             if batch_end:
