@@ -21,7 +21,7 @@ from . import initializers as _init
 from . import losses as _losses
 from . import metrics as _metrics
 from ._validation import (GlassnetError, _first_bad_rows, as_float_array, check_dtype, check_int,
-                          warn)
+                          echo, warn)
 
 Array = np.ndarray
 
@@ -791,11 +791,12 @@ def _zeros_pair(n: int, dtype, sizes):
         if memory is not None and need > memory:
             raise MemoryError
         params = np.zeros(n, dtype)
-        return params, np.zeros_like(params)
+        # np.zeros, not zeros_like: calloc'd pages cost no memory until training writes them
+        return params, np.zeros(n, dtype)
     except (MemoryError, ValueError):
-        raise GlassnetError(f"layer_sizes {sizes} needs {n:,} parameters ({need / 2 ** 30:.3g} "
-                            f"GiB with their gradients in {dtype.name}), more than this "
-                            "machine's memory.") from None
+        raise GlassnetError(f"layer_sizes {echo(sizes)} needs {n:,} parameters "
+                            f"({need / 2 ** 30:.3g} GiB with their gradients in {dtype.name}), "
+                            "more than this machine's memory.") from None
 
 
 def _layout(shapes, n_w: int) -> ParameterLayout:
@@ -834,9 +835,10 @@ def _check_sizes(layer_sizes, name: str = "layer_sizes") -> list:
         sizes = list(layer_sizes)
     except TypeError:
         raise GlassnetError(f"{name} must be a list of layer widths such as [64, 32, 10]; "
-                            f"got {layer_sizes!r}.") from None
+                            f"got {echo(layer_sizes)}.") from None
     if len(sizes) < 2:
-        raise GlassnetError(f"{name} needs at least an input and an output size; got {sizes}.")
+        raise GlassnetError(f"{name} needs at least an input and an output size; got "
+                            f"{echo(sizes)}.")
     for i, s in enumerate(sizes):
         check_int(f"{name}[{i}]", s, minimum=1)
     return [int(s) for s in sizes]
