@@ -32,11 +32,12 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from . import data as D
+from . import tables
 from ._validation import GlassnetError
 from .io import atomic_write
 
@@ -65,6 +66,7 @@ class Moments:
 
     def __init__(self):
         self.count, self.mean, self.m2, self.scale = 0, None, None, None
+        self.low = self.high = None      # per column: constant only when low == high
 
     def add(self, part) -> None:
         part = np.asarray(part, dtype=np.float64)
@@ -75,6 +77,9 @@ class Moments:
             self.scale = np.exp2(np.floor(np.log2(np.where(biggest > 0, biggest, 1.0))))
             self.mean = np.zeros(part.shape[1])
             self.m2 = np.zeros(part.shape[1])
+        low, high = part.min(axis=0), part.max(axis=0)
+        self.low = low if self.low is None else np.minimum(self.low, low)
+        self.high = high if self.high is None else np.maximum(self.high, high)
         part = part / self.scale
         nb = part.shape[0]
         mb = part.mean(axis=0)
@@ -106,20 +111,35 @@ def moments(X, rows: np.ndarray | None = None, block: int = BLOCK_ROWS):
     >>> bool(np.allclose(mean, X.mean(0)) and np.allclose(std, X.std(0)))
     True
     """
+    return _accumulate(X, rows, block).result()
+
+
+def _accumulate(X, rows, block: int = BLOCK_ROWS) -> Moments:
     n_rows = X.shape[0] if rows is None else rows.size
     acc = Moments()
     for start in range(0, n_rows, block):
         acc.add(X[start:start + block] if rows is None else X[rows[start:start + block]])
-    return acc.result()
+    return acc
 
 
-def standardizer(X, rows, standardize: bool) -> D.Standardizer:
-    """The scaling of the training rows (a constant column keeps std 1: it is only centred)."""
+def standardizer(X, rows, standardize: bool, names=None) -> D.Standardizer:
+    """The scaling of the training rows.  As :func:`glassnet.data.column_stats`: a column is
+    constant (std 1: only centred) only when all its values are equal, and a varying column
+    whose std float64 cannot hold (below 5e-324) is refused by name."""
     d = X.shape[1]
     if not standardize:
         return D.Standardizer(np.zeros(d), np.ones(d))
-    mean, std = moments(X, rows)
-    std[~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
+    acc = _accumulate(X, rows)
+    mean, std = acc.result()
+    constant = acc.low == acc.high
+    std[constant] = 1.0
+    bad = np.flatnonzero(~(std > 0))
+    if bad.size:
+        shown = (D.quote_names([names[c] for c in bad[:5]]) if names is not None
+                 else str(bad[:5].tolist()))
+        raise GlassnetError(f"the column(s) {shown} cannot be standardised in float64: their "
+                            "values vary by less than it can tell apart. Rescale them before "
+                            "training.")
     return D.Standardizer(mean, std)
 
 
@@ -167,6 +187,14 @@ class _Targets:
         ids = np.array([self.labels.setdefault(str(u), len(self.labels)) for u in uniques],
                        dtype=np.int64)
         return ids[inverse]
+
+    def extend(self, other: "_Targets") -> None:
+        """Append another collection's chunks (the rows after these), recoding its text."""
+        ids = np.array([self.labels.setdefault(label, len(self.labels))
+                        for label in other.labels], dtype=np.int64)
+        for part, kind in zip(other.parts, other.kinds):
+            self.parts.append(ids[part] if kind == "text" else part)
+            self.kinds.append(kind)
 
     def encoded(self):
         """Text labels as (codes 0..k-1 in sorted label order, sorted labels), as
@@ -267,6 +295,8 @@ def load(table, *, target: str, features: Sequence[str], task: str, validation: 
     found = _open_cache(cache, table, settings)
     if found is not None:
         return found
+    # what the file is before reading it: a change while it is read is then seen
+    settings = {**settings, "source": fingerprint(table.path)}
     try:
         _clear(cache)
         return _load(table, target, features, task, validation, seed, standardize, dtype,
@@ -285,7 +315,7 @@ def _load(table, target, features, task, validation, seed, standardize, dtype, c
         train_rows, val_rows = D.holdout_split(
             raw.shape[0], validation, seed,
             labels=t.y if t.task == "classification" else None)
-        scaler = standardizer(raw, train_rows, standardize)
+        scaler = standardizer(raw, train_rows, standardize, list(features))
         arrays = {}
         for split, rows in (("train", train_rows), ("val", val_rows)):
             shape = (rows.size, raw.shape[1])
@@ -297,14 +327,19 @@ def _load(table, target, features, task, validation, seed, standardize, dtype, c
                     scale_rows(raw, rows, scaler, out)
     finally:
         if cache is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(cache / "raw.tmp")
+            for spill in cache.glob("raw*.tmp"):
+                with contextlib.suppress(OSError):
+                    os.unlink(spill)
     n_rows = int(train_rows.size + val_rows.size)
     if cache is None:
         return TrainingSet(arrays["train"], t.y[train_rows], arrays["val"], t.y[val_rows],
                            list(features), t, scaler, n_rows)
-    _finish_cache(cache, table, settings, t, t.y[train_rows], t.y[val_rows], scaler, n_rows)
+    source = settings.pop("source")
+    _finish_cache(cache, source, settings, t, t.y[train_rows], t.y[val_rows], scaler, n_rows)
     result = _open_cache(cache, table, settings)
+    if result is None:
+        raise GlassnetError(f"{table.name!r} changed while it was being converted; run "
+                            "again when it is complete.")
     result.reused = False
     return result
 
@@ -323,7 +358,18 @@ def features_of(chunk, features: Sequence[str], where: str) -> np.ndarray:
 
 
 def _read(table, target, features, chunk_rows, cache, progress):
-    """One pass over the table: float64 features (in memory or a file) and the target."""
+    """One pass over the table: float64 features (in memory or a file) and the target.
+
+    A large CSV converted into a cache is parsed by several processes at once, each a
+    stretch of the file (see :func:`_read_parallel`); the result is the same.
+    """
+    if cache is not None:
+        workers = _parse_workers(table)
+        if workers > 1:
+            found = _read_parallel(table, target, features, chunk_rows, cache, progress,
+                                   workers)
+            if found is not None:
+                return found
     collected = _Targets()
     parts: list[np.ndarray] = []
     sink = open(cache / "raw.tmp", "wb") if cache is not None else None
@@ -342,22 +388,141 @@ def _read(table, target, features, chunk_rows, cache, progress):
             sink.close()
     if sink is None:
         return np.concatenate(parts) if len(parts) > 1 else parts[0], collected
-    return _RawFile(cache / "raw.tmp", n, len(features)), collected
+    return _RawFile([(cache / "raw.tmp", n)], len(features)), collected
+
+
+#: a CSV at least this large is parsed by several processes when converted into a cache
+PARALLEL_BYTES = 64 * 2 ** 20
+#: at most this many parsing processes
+MAX_PARSE_WORKERS = 4
+
+
+def _parse_workers(table) -> int:
+    import multiprocessing
+    if table.format != "csv" or len(table.sep) != 1 or table.size < PARALLEL_BYTES or \
+            "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_PARSE_WORKERS,
+                      table.size // max(1, PARALLEL_BYTES // 2)))
+
+
+def _read_parallel(table, target, features, chunk_rows, cache, progress, workers):
+    """The conversion's pass split over ``workers`` processes, or None to read in one.
+
+    The bytes after the header are cut into ``workers`` stretches at line ends; each
+    process parses its stretch with the same pandas reader, writes its float64 features to
+    its own file and returns its targets, and the stretches are put back in order.  A
+    value parses to the same float whichever process reads it, so the arrays are those
+    of the single pass.  A stretch holding a quote character (a quoted field may hide a
+    line end) or anything the parser or the checks refuse sends the whole file back to
+    the single pass, whose errors name the row in the whole file.
+    """
+    import concurrent.futures
+    import multiprocessing
+    with open(table.path, "rb") as f:
+        f.readline()                                      # the header
+        begin = f.tell()
+        cuts = [begin]
+        for k in range(1, workers):
+            f.seek(begin + (table.size - begin) * k // workers)
+            f.readline()                                  # to the next line's start
+            cuts.append(max(f.tell(), cuts[-1]))
+        cuts.append(table.size)
+    spans = [(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    columns = [*features, target]
+    jobs = [(str(table.path), table.sep, list(table.columns), columns, list(features), target,
+             a, b, str(cache / f"raw.{k}.tmp"), chunk_rows) for k, (a, b) in enumerate(spans)]
+    # fork: the workers start at once with everything imported, and never re-run the
+    # caller's script (spawn would import __main__ again in each of them)
+    context = multiprocessing.get_context("fork")
+    done = 0
+    with concurrent.futures.ProcessPoolExecutor(len(jobs), mp_context=context) as pool:
+        futures = [pool.submit(_parse_span, *job) for job in jobs]
+        results = []
+        for future, (a, b) in zip(futures, spans):
+            results.append(future.result())
+            done += b - a
+            if progress is not None:
+                progress(done, table.size)
+    if any(r is None for r in results):
+        for k in range(len(jobs)):
+            with contextlib.suppress(OSError):
+                os.unlink(cache / f"raw.{k}.tmp")
+        return None
+    collected = _Targets()
+    for _, part in results:
+        collected.extend(part)
+    parts = [(cache / f"raw.{k}.tmp", n) for k, (n, _) in enumerate(results)]
+    return _RawFile(parts, len(features)), collected
+
+
+class _Span:
+    """A file's bytes ``start:stop`` as a read-only stream; notes any quote character."""
+
+    def __init__(self, path: str, start: int, stop: int):
+        self.file = open(path, "rb")
+        self.file.seek(start)
+        self.left = stop - start
+        self.quoted = False
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        data = self.file.read(size)
+        self.left -= len(data)
+        if b'"' in data:
+            self.quoted = True
+        return data
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _parse_span(path, sep, header, columns, features, target, start, stop, out, chunk_rows):
+    """One process's share of :func:`_read_parallel`: (rows, targets), or None."""
+    import csv
+    import warnings
+
+    import pandas as pd
+    # a forked child writes nothing: a stream lock held by another thread of the parent
+    # at the fork (a progress bar's) would never be released here
+    warnings.simplefilter("ignore")
+    span = _Span(path, start, stop)
+    collected, n = _Targets(), 0
+    try:
+        with open(out, "wb") as sink:
+            reader = pd.read_csv(span, sep=sep, chunksize=chunk_rows, header=None,
+                                 names=header, usecols=columns, quoting=csv.QUOTE_NONE)
+            for frame in reader:
+                if span.quoted:
+                    return None
+                chunk = tables.Chunk(n + 1, frame[columns])
+                X = features_of(chunk, features, path)
+                collected.add_column(frame[target], target, path, n + 1)
+                sink.write(np.ascontiguousarray(X).data)
+                n += X.shape[0]
+    except (GlassnetError, ValueError, pd.errors.ParserError, UnicodeDecodeError):
+        return None
+    finally:
+        span.close()
+    return None if span.quoted else (n, collected)
 
 
 class _RawFile:
-    """The float64 features spilled to a file, read back a block of rows at a time.
+    """The float64 features spilled to files (one, or one per parsing process, in row
+    order), read back a window of rows at a time.
 
     Plain reads into private buffers rather than a memory map, so the pages read are not
     counted in (or kept in) the process's resident memory.  Rows must be asked for in
     increasing order (the training and validation rows are sorted).
     """
 
-    def __init__(self, path: Path, n: int, d: int):
-        self.path, self.shape = path, (n, d)
-
     #: rows read at a time (about 2.5 MB for 20 features), however spread the rows asked are
     WINDOW = 16_384
+
+    def __init__(self, parts: list, d: int):
+        self.parts = [(Path(path), int(n)) for path, n in parts]
+        self.starts = np.cumsum([0] + [n for _, n in self.parts])
+        self.shape = (int(self.starts[-1]), d)
 
     def __getitem__(self, index) -> np.ndarray:
         n, d = self.shape
@@ -377,8 +542,15 @@ class _RawFile:
 
     def _read(self, start: int, stop: int) -> np.ndarray:
         d = self.shape[1]
-        return np.fromfile(self.path, dtype=np.float64, count=(stop - start) * d,
-                           offset=start * d * 8).reshape(-1, d)
+        pieces = []
+        for (path, count), first in zip(self.parts, self.starts[:-1]):
+            a, b = max(start, first), min(stop, first + count)
+            if a < b:
+                pieces.append(np.fromfile(path, dtype=np.float64, count=(b - a) * d,
+                                          offset=int(a - first) * d * 8).reshape(-1, d))
+        if len(pieces) == 1:
+            return pieces[0]
+        return np.concatenate(pieces) if pieces else np.empty((0, d))
 
 
 class _NpyWriter:
@@ -447,12 +619,12 @@ def _clear(cache: Path) -> None:
             entry.unlink()
 
 
-def _finish_cache(cache: Path, table, settings: dict, t: Targets, y_train, y_val, scaler,
-                  rows: int) -> None:
+def _finish_cache(cache: Path, source: dict, settings: dict, t: Targets, y_train, y_val,
+                  scaler, rows: int) -> None:
     """The targets, then the mark that says the cache is complete (atomically, last)."""
     np.save(cache / "y_train.npy", y_train)
     np.save(cache / "y_val.npy", y_val)
-    mark = {"source": fingerprint(table.path), "settings": settings,
+    mark = {"source": source, "settings": settings,
             "task": t.task, "classes": t.classes, "n_outputs": t.n_outputs, "rows": rows,
             "mean": scaler.mean.tolist(), "std": scaler.std.tolist()}
     with atomic_write(cache / CACHE_MARK, "w") as f:
@@ -480,6 +652,81 @@ def _open_cache(cache: Path, table, settings: dict) -> TrainingSet | None:
     scaler = D.Standardizer(np.asarray(mark["mean"]), np.asarray(mark["std"]))
     return TrainingSet(X_train, y_train, X_val, y_val, list(settings["features"]), t, scaler,
                        int(mark["rows"]), cache, reused=True)
+
+
+class PageGuard:
+    """Keep the pages of memory-mapped arrays that the process holds to about ``allowance``.
+
+    Training gathers batches from the whole map, and a pass over it (a finiteness check,
+    the epoch's metrics) touches every page; the kernel keeps the touched pages mapped into
+    the process until it needs the memory.  While the guard is active a thread reads the
+    process's mapped-file size (``RssFile`` in /proc/self/status) every ``interval``
+    seconds and, above ``limit``, tells the kernel the arrays' pages are not needed
+    (``madvise(MADV_DONTNEED)``); the limit is ``allowance`` above what was mapped when
+    the guard started (the libraries).  The mapping is a read-only view of the file, so nothing
+    is lost: a page touched again is mapped again from the page cache.  The values read
+    are the same; only the resident size changes.  Where /proc or madvise is missing the
+    guard does nothing.
+
+    >>> import numpy as np
+    >>> with PageGuard([np.zeros(3)], allowance=2 ** 20):
+    ...     pass
+    """
+
+    def __init__(self, arrays, allowance: int, interval: float = 0.05):
+        self.maps = [m for m in (getattr(a, "_mmap", None) for a in arrays) if m is not None]
+        self.allowance = int(allowance)
+        self.limit = None
+        self.interval = interval
+        self.released = 0
+        self._stop = None
+
+    @staticmethod
+    def mapped_file_bytes() -> int | None:
+        """The process's resident file-backed pages (libraries and maps), or None."""
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("RssFile:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError):
+            return None
+        return None
+
+    def release(self) -> None:
+        import mmap
+        for m in self.maps:
+            with contextlib.suppress(ValueError, OSError, AttributeError):
+                m.madvise(mmap.MADV_DONTNEED)
+        self.released += 1
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            size = self.mapped_file_bytes()
+            if size is None:
+                return
+            if size > self.limit:
+                self.release()
+
+    def __enter__(self):
+        import mmap
+        import threading
+        baseline = self.mapped_file_bytes()
+        if not self.maps or not hasattr(mmap, "MADV_DONTNEED") or baseline is None:
+            return self
+        self.limit = baseline + self.allowance
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="glassnet-page-guard",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if self._stop is not None:
+            self._stop.set()
+            self._thread.join()
+            self.release()
+        return False
 
 
 def parse_size(text: str) -> int:

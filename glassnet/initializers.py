@@ -43,14 +43,13 @@ from __future__ import annotations
 
 import inspect
 import math
-import warnings
 from typing import Callable
 
 import numpy as np
 
 from . import activations as _act
 from ._registry import Registry
-from ._validation import GlassnetError, check_choice, check_dtype, check_float, check_int
+from ._validation import GlassnetError, check_choice, check_dtype, check_float, check_int, warn
 
 
 class SymmetryWarning(UserWarning):
@@ -528,8 +527,8 @@ def lsuv(net, X, *, margin=0.02, max_passes=20) -> list[float]:
             w[...] = w / math.sqrt(var)
             passes += 1
         if abs(var - 1.0) > margin:
-            warnings.warn(f"LSUV: layer {l + 1}'s pre-activation variance is {var:.4g} after "
-                          f"{max_passes} passes, outside 1 +- {margin}.", RuntimeWarning, stacklevel=2)
+            warn(f"LSUV: layer {l + 1}'s pre-activation variance is {var:.4g} after "
+                 f"{max_passes} passes, outside 1 +- {margin}.", RuntimeWarning)
         variances.append(var)
     return variances
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import warnings
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
@@ -21,7 +20,8 @@ from . import activations as _act
 from . import initializers as _init
 from . import losses as _losses
 from . import metrics as _metrics
-from ._validation import GlassnetError, _first_bad_rows, as_float_array, check_dtype, check_int
+from ._validation import (GlassnetError, _first_bad_rows, as_float_array, check_dtype, check_int,
+                          echo, warn)
 
 Array = np.ndarray
 
@@ -310,7 +310,7 @@ class Network:
         hidden = [a.name for a in self.activations[:-1]]
         message = _init.symmetry_report(list(self._weights[:-1]), hidden)
         if message:
-            warnings.warn(message, _init.SymmetryWarning, stacklevel=3)
+            warn(message, _init.SymmetryWarning)
 
     def copy(self) -> "Network":
         """An independent deep copy (parameters, generator state, settings)."""
@@ -404,8 +404,7 @@ class Network:
             raise GlassnetError(f"{name} has {out.shape[1]} columns but the network has {k} "
                                 "outputs.")
         if self.loss.name == "binary_cross_entropy" and np.any((out < 0) | (out > 1)):
-            raise GlassnetError(f"{name} must be 0/1 (or probabilities in [0, 1]) for "
-                                "binary_cross_entropy.")
+            raise GlassnetError(self._not_labels_message(name, out))
         if self.loss.name == "cross_entropy":
             # the fused gradient a - y assumes each row is a distribution over the classes
             tol = 1e-4 if self.dtype == np.float32 else 1e-8
@@ -417,6 +416,32 @@ class Network:
                     "For several labels per sample use output='sigmoid' with "
                     "loss='binary_cross_entropy'.")
         return out
+
+    def _not_labels_message(self, name: str, out: Array) -> str:
+        """Why targets outside [0, 1] do not fit binary cross-entropy, and what to write."""
+        k = self.layer_sizes[-1]
+        finite = out[np.isfinite(out)]
+        span = (f"values from {finite.min():.4g} to {finite.max():.4g}" if finite.size
+                else "no finite values")
+        text = (f"{name} must be 0/1 (or probabilities in [0, 1]) for binary_cross_entropy; "
+                f"it holds {span} (first rows outside [0, 1]: "
+                f"{_first_bad_rows(np.any((out < 0) | (out > 1), axis=1))}).")
+        sizes = ", ".join(str(s) for s in self.layer_sizes)
+        whole = finite.size and np.all(finite == np.round(finite)) and finite.min() >= 0
+        if k == 1 and whole and finite.max() < 20:      # a few small whole numbers: labels?
+            classes = int(finite.max()) + 1
+            text += (f" If these are class labels 0..{classes - 1}, give the network one output "
+                     f"per class: Network([{', '.join(str(s) for s in self.layer_sizes[:-1])}, "
+                     f"{classes}]) (softmax with cross-entropy).")
+        if k == 1:
+            text += (" A one-output network defaults to a binary classifier (sigmoid output "
+                     "with binary cross-entropy). For regression on real-valued targets, "
+                     f"write Network([{sizes}], output=\"identity\") (squared error), or use "
+                     "glassnet.sklearn.GlassRegressor, which also standardizes the targets.")
+        else:
+            text += (" For regression, write output=\"identity\" (squared error), or use "
+                     "glassnet.sklearn.GlassRegressor.")
+        return text
 
     def check_data(self, X, y, sample_weight=None):
         """Validated training data: ``(X, Y, sample_weight)`` in the network's dtype.
@@ -772,11 +797,12 @@ def _zeros_pair(n: int, dtype, sizes):
         if memory is not None and need > memory:
             raise MemoryError
         params = np.zeros(n, dtype)
-        return params, np.zeros_like(params)
+        # np.zeros, not zeros_like: calloc'd pages cost no memory until training writes them
+        return params, np.zeros(n, dtype)
     except (MemoryError, ValueError):
-        raise GlassnetError(f"layer_sizes {sizes} needs {n:,} parameters ({need / 2 ** 30:.3g} "
-                            f"GiB with their gradients in {dtype.name}), more than this "
-                            "machine's memory.") from None
+        raise GlassnetError(f"layer_sizes {echo(sizes)} needs {n:,} parameters "
+                            f"({need / 2 ** 30:.3g} GiB with their gradients in {dtype.name}), "
+                            "more than this machine's memory.") from None
 
 
 def _layout(shapes, n_w: int) -> ParameterLayout:
@@ -815,9 +841,10 @@ def _check_sizes(layer_sizes, name: str = "layer_sizes") -> list:
         sizes = list(layer_sizes)
     except TypeError:
         raise GlassnetError(f"{name} must be a list of layer widths such as [64, 32, 10]; "
-                            f"got {layer_sizes!r}.") from None
+                            f"got {echo(layer_sizes)}.") from None
     if len(sizes) < 2:
-        raise GlassnetError(f"{name} needs at least an input and an output size; got {sizes}.")
+        raise GlassnetError(f"{name} needs at least an input and an output size; got "
+                            f"{echo(sizes)}.")
     for i, s in enumerate(sizes):
         check_int(f"{name}[{i}]", s, minimum=1)
     return [int(s) for s in sizes]

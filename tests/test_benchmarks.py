@@ -49,6 +49,20 @@ def test_profile_step_runs(tmp_path):
     assert "fit, whole" in proc.stdout
 
 
+def test_accuracy_comparison_states_each_estimators_own_batch():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import compare_sklearn_accuracy as compare
+    finally:
+        sys.path.pop(0)
+    from glassnet.sklearn import GlassClassifier
+    glass_batch = GlassClassifier()._batch_size(10**6)          # min(AUTO_BATCH_SIZE, n)
+    note = compare.defaults_note()
+    assert f"min({glass_batch}, n) for GlassClassifier" in note
+    assert "min(200, n) for MLPClassifier" in note
+    assert f"min({glass_batch}, n)" in compare.__doc__ and "min(200, n)" in compare.__doc__
+
+
 def test_bench_commands_times_a_command_against_its_budget():
     proc = run_script("benchmarks/bench_commands.py", "--only", "study-bad-scheduler")
     assert proc.returncode == 0, proc.stderr

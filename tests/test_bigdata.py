@@ -108,6 +108,64 @@ def test_interrupted_conversion_leaves_no_trusted_cache(tmp_path, csv, monkeypat
                                                        "y_val.npy"]
 
 
+def test_parallel_conversion_gives_the_arrays_of_one_pass(tmp_path, csv, monkeypatch):
+    kw = dict(target="label", features=[f"f{i}" for i in range(6)], task="auto",
+              validation=0.2, seed=0, standardize=True, dtype="float32", chunk_rows=400)
+    one = dataset.load(tables.open_table(csv), cache=None, **kw)
+    used = []
+    real = dataset._read_parallel
+
+    def spy(*args, **kwargs):
+        result = real(*args, **kwargs)
+        used.append(result is not None)
+        return result
+
+    monkeypatch.setattr(dataset, "PARALLEL_BYTES", 0)          # every file counts as large
+    monkeypatch.setattr(dataset, "_parse_workers", lambda table: 3)
+    monkeypatch.setattr(dataset, "_read_parallel", spy)
+    par = dataset.load(tables.open_table(csv), cache=tmp_path / "p.cache", **kw)
+    assert used == [True]
+    for name in ("X_train", "X_val", "y_train", "y_val"):
+        assert np.array_equal(getattr(par, name), getattr(one, name)), name
+    assert par.targets.classes == one.targets.classes
+    assert not list((tmp_path / "p.cache").glob("raw*"))
+    # a quoted field (it could hide a line end): the single pass, same result
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text(csv.read_text().replace(",yes,", ',"yes",'))
+    used.clear()
+    again = dataset.load(tables.open_table(quoted), cache=tmp_path / "q.cache", **kw)
+    assert used == [False] and np.array_equal(again.X_train, one.X_train)
+    # a bad value: the single pass names its row in the whole file
+    frame = _table(3000)
+    frame["f3"] = frame["f3"].astype(object)
+    frame.loc[2718, "f3"] = "n/a?"
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    with pytest.raises(GlassnetError, match=r"'n/a\?' in data row 2719"):
+        dataset.load(tables.open_table(bad), cache=tmp_path / "b.cache", **kw)
+
+
+def test_page_guard_keeps_mapped_pages_bounded_and_values_intact(tmp_path):
+    if dataset.PageGuard.mapped_file_bytes() is None:
+        pytest.skip("no /proc/self/status RssFile on this system")
+    import time
+    path = tmp_path / "big.npy"
+    values = np.arange(16 * 2 ** 20 // 8, dtype=np.float64)          # 16 MB
+    np.save(path, values)
+    mapped = np.load(path, mmap_mode="r")
+    expected = float(values.sum())
+    with dataset.PageGuard([mapped], allowance=2 ** 20, interval=0.01) as guard:
+        for _ in range(3):
+            assert float(mapped.sum()) == expected                    # every page touched
+            time.sleep(0.1)
+        # the guard has dropped the pages since: far less than the 16 MB is still mapped
+        assert dataset.PageGuard.mapped_file_bytes() < guard.limit + 8 * 2 ** 20
+        assert guard.released >= 1
+    unguarded = dataset.PageGuard.mapped_file_bytes()
+    float(mapped.sum())
+    assert dataset.PageGuard.mapped_file_bytes() > unguarded + 8 * 2 ** 20   # the contrast
+
+
 def test_a_bad_value_is_named_by_its_row_in_the_whole_file(tmp_path, capsys):
     frame = _table(1000)
     frame["f2"] = frame["f2"].astype(object)
@@ -266,6 +324,7 @@ def test_dask_array_trains_to_the_weights_of_its_numpy_twin(dask_client):
     assert np.array_equal(a.params, b.params)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_dask_dataframe_and_the_estimators(dask_client):
     import dask.array as da
     import dask.dataframe as dd
@@ -328,3 +387,15 @@ def test_reading_progress_reports_bytes(tmp_path, csv):
         (d, t))))
     assert len(chunks) == 6 and reports[-1][0] == reports[-1][1] == os.path.getsize(csv)
     assert [c.first_row for c in chunks] == [1, 501, 1001, 1501, 2001, 2501]
+
+
+def test_train_shows_reading_and_conversion_progress(tmp_path, csv, capsys, monkeypatch):
+    import glassnet.cli.train as cli_train
+    monkeypatch.setattr(cli_train, "READING_BAR_BYTES", 0)     # every file counts as large
+    assert _cli("train", csv, "--target", "label", "--epochs", "1", "--max-memory", "1KB",
+                "-o", tmp_path / "m.glassnet") == 0
+    err = capsys.readouterr().err
+    assert "converting" in err and "training" in err
+    assert _cli("train", csv, "--target", "label", "--epochs", "1",
+                "-o", tmp_path / "n.glassnet") == 0
+    assert "reading" in capsys.readouterr().err

@@ -451,3 +451,59 @@ def test_history_figure_and_html_report(tmp_path, iris_scaled):
     assert "&lt;x&gt;" in text and "<x>" not in text and "A &lt;title&gt; &amp; more" in text
     assert '<td class="num">0.1235</td>' in text and '<tr class="good">' in text
     assert len(_check_page(tmp_path).images) == 1
+
+
+def test_train_stops_early_by_default_and_keeps_the_best_epoch(tmp_path):
+    """Diabetes with the README's style of settings: training every epoch overfits
+    (training R^2 0.97, validation 0.04); the default early stopping keeps the best epoch."""
+    from sklearn.datasets import load_diabetes
+    load_diabetes(as_frame=True).frame.to_csv(tmp_path / "db.csv", index=False)
+    settings = ["train", "db.csv", "--target", "target", "--layers", "64,32", "--init", "he",
+                "--epochs", "200", "--optimizer", "adam", "--quiet"]
+    full = ok(glassnet_cmd(*settings, "--no-early-stopping", "--out", "full.glassnet",
+                           cwd=tmp_path))
+    best = ok(glassnet_cmd(*settings, "--out", "best.glassnet", cwd=tmp_path))
+    full_meta = glassnet.load(tmp_path / "full.glassnet").metadata["training"]
+    meta = glassnet.load(tmp_path / "best.glassnet").metadata["training"]
+
+    assert full_meta["epochs"] == 200 and full_meta["early_stopping"] is None
+    assert full_meta["metrics"]["train"]["r2"] > 0.9 > 0.2 > full_meta["metrics"]["validation"]["r2"]
+    val = meta["metrics"]["validation"]["r2"]
+    assert val > 0.3 and val > full_meta["metrics"]["validation"]["r2"] + 0.25
+    stopping = meta["early_stopping"]
+    assert stopping["monitor"] == "val_loss" and stopping["stopped_early"] is True
+    # the default patience comes from the data size: 354 training rows, 12 steps an epoch
+    from glassnet.cli.train import default_patience
+    assert stopping["patience"] == default_patience(354, 32) == 21
+    assert meta["epochs"] == meta["kept_epoch"] + stopping["patience"] < 200
+    # the kept epoch is the best one of the stored history, and is what was saved
+    history = meta["history"]
+    assert len(history["loss"]) == len(history["val_loss"]) == meta["epochs"]
+    assert int(np.argmin(history["val_loss"])) + 1 == meta["kept_epoch"]
+    # printed: which epoch was kept, and training and validation side by side
+    assert f"last improved at epoch {meta['kept_epoch']}" in " ".join(best.stderr.split())
+    assert f"epoch {meta['kept_epoch']} of {meta['epochs']}" in best.stdout
+    row = next(line for line in best.stdout.splitlines() if line.strip("│ ").startswith("r2"))
+    assert f"{meta['metrics']['train']['r2']:.4g}" in row and f"{val:.4g}" in row
+    info = ok(glassnet_cmd("info", "best.glassnet", cwd=tmp_path))
+    assert f"{meta['kept_epoch']} of {meta['epochs']}" in info.stdout
+
+
+def test_default_patience_suits_the_data_size():
+    from glassnet.cli.train import PATIENCE_MAX, PATIENCE_MIN, default_patience
+    assert default_patience(120, 32) == PATIENCE_MAX          # iris: 4 steps an epoch
+    assert default_patience(10_000, 32) == PATIENCE_MIN       # 313 steps an epoch
+    assert PATIENCE_MIN < default_patience(500, 32) < PATIENCE_MAX          # 16 steps
+
+
+def test_train_no_standardize_on_unscaled_data_says_so_as_a_note(tmp_path):
+    from sklearn.datasets import load_wine
+    load_wine(as_frame=True).frame.to_csv(tmp_path / "wine.csv", index=False)
+    proc = ok(glassnet_cmd("train", "wine.csv", "--target", "target", "--no-standardize",
+                           "--epochs", "2", "--quiet", cwd=tmp_path))
+    err = " ".join(proc.stderr.split())
+    assert "warning: 2 of 13 input columns" in err and "'proline' (mean" in err
+    assert "Drop --no-standardize" in err and "UnscaledInputWarning" not in err
+    assert "warning" not in " ".join(ok(glassnet_cmd(
+        "train", "wine.csv", "--target", "target", "--epochs", "2", "--quiet",
+        cwd=tmp_path)).stderr.split())

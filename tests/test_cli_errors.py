@@ -181,7 +181,10 @@ TRAIN = [
     ("a single class", lambda f: [f.one_class], ["one_class.csv", "species", "class"]),
     ("missing target column", lambda f: [f.no_target], ["no_target.csv", "species"]),
     # columns
-    ("unknown target", lambda f: [f.good, "--target", "specie"], ["specie", "iris.csv"]),
+    ("unknown target", lambda f: [f.good, "--target", "specie"], ["specie", "iris.csv",
+                                                                  "Did you mean 'species'?"]),
+    ("wrong separator", lambda f: [f.semicolons], ["semicolons.csv", "separated by ';'",
+                                                   "Pass --sep ';'"]),
     ("unknown feature", lambda f: [f.good, "--features", "sepal_length,petal_girth"],
      ["petal_girth"]),
     ("target as a feature", lambda f: [f.good, "--features", "sepal_length,species"],

@@ -261,3 +261,22 @@ def test_holdout_edge_cases():
     assert 4 in train
     with pytest.raises(GlassnetError, match=r"in \[0, 1\)"):
         D.holdout_split(10, 1.0, 0)
+
+
+def test_target_suggestions_come_from_every_column_and_are_never_cut():
+    names = [f"feature_{i}" for i in range(30)] + ["label"]     # the wanted one comes last
+    frame = pd.DataFrame({n: [1.0] for n in names})
+    with pytest.raises(GlassnetError) as info:
+        D.check_target_column(frame, "Label", "d.csv")
+    assert "Did you mean 'label'?" in str(info.value) and "more" not in str(info.value)
+    with pytest.raises(GlassnetError) as info:
+        D.check_target_column(frame, "featur_2", "d.csv")      # several close names: all shown
+    assert "Did you mean one of 'feature_2', " in str(info.value)
+
+
+@pytest.mark.parametrize("sep, shown", [(";", "';'"), ("\t", "$'\\t'")])
+def test_a_file_read_with_the_wrong_separator_is_named(sep, shown):
+    frame = pd.DataFrame({sep.join(["x1", "x2", "label"]): ["1;2;a"]})
+    with pytest.raises(GlassnetError) as info:
+        D.check_target_column(frame, "label", "d.csv")
+    assert f"probably separated by {sep!r}. Pass --sep {shown}." in str(info.value)

@@ -644,11 +644,14 @@ def test_monitor_records_divergence_at_its_step(digits):
     Xs, _, _, y = digits
     net = glassnet.Network([64, 32, 10], activation="relu", output="identity", seed=0)
     monitor = Monitor()
-    with pytest.raises(glassnet.DivergenceError):
+    with pytest.raises(glassnet.DivergenceError) as info:
         net.fit(Xs, np.eye(10)[y], epochs=3, learning_rate=50, callbacks=[monitor])
     report = monitor.report()
     finding = report.get("divergence")[0]
-    assert finding.evidence["step"] == 5 and finding.severity == "error"
+    # the step of the batch that blew up (the loss explodes, still finite, on the 2nd step)
+    n_batches = -(-len(Xs) // 32)
+    step = info.value.epoch * n_batches + info.value.batch + 1
+    assert finding.evidence["step"] == step == 2 and finding.severity == "error"
 
 
 def test_monitor_names_columns_from_the_networks_stored_feature_names(digits):
@@ -684,3 +687,16 @@ def test_input_stats_match_numpy_without_copying_x_whole():
     X64 = X.astype(np.float64)
     np.testing.assert_allclose(stats.mean, X64.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(stats.std, X64.std(axis=0), rtol=1e-12)
+
+
+def test_the_layer_table_names_the_per_unit_spread_signal_std(digits):
+    """Two spreads, two names: the table's is the per-unit std (signal_std), not the std
+    over every entry that the demo and the study call the activation std."""
+    _, X, _, y = digits                                        # pixels / 16: offsets
+    net = glassnet.Network([64, 16, 10], activation="tanh", seed=0)
+    report = diagnose(net, X, y)
+    text = str(report)
+    header = next(line for line in text.splitlines() if "activation" in line and "units" in line)
+    assert "signal std" in header and "act std" not in text
+    first = report.layers[0]["start"]
+    assert first["signal_std"] < 0.8 * first["post_std"]         # they differ

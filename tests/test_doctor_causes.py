@@ -261,6 +261,14 @@ def test_monitor_with_validation_data_sees_overfitting(noisy_digits):
             validation_data=(X[300:], y[300:]), early_stopping=True, patience=5,
             callbacks=[monitor])
     assert "overfitting" not in monitor.report()
+    # ... and early stopping that keeps the last epoch's weights does not
+    net = glassnet.Network([64, 128, 10], activation="relu", seed=0)
+    monitor = Monitor()
+    history = net.fit(X[:300], y[:300], epochs=30, optimizer="adam", learning_rate=0.01,
+                      validation_data=(X[300:], y[300:]), early_stopping=True, patience=12,
+                      restore_best=False, callbacks=[monitor])
+    (finding,) = monitor.report().get("overfitting")
+    assert finding.evidence["kept_epoch"] == len(history) == finding.evidence["best_epoch"] + 12
 
 
 def test_glassnet_doctor_sees_overfitting_in_a_model_from_glassnet_train(noisy_digits,

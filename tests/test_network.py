@@ -578,3 +578,22 @@ def test_layout_names_each_layers_slice_of_the_flat_buffers():
         np.testing.assert_array_equal(net.params[net.layout.weights[l]], net.weights[l].ravel())
         np.testing.assert_array_equal(net.params[net.layout.biases[l]], net.biases[l])
     assert net.layout.weights[0] == slice(0, 20) and net.layout.biases[-1] == slice(40, 43)
+
+
+def test_real_valued_targets_on_one_output_say_how_to_do_regression():
+    from sklearn.datasets import load_diabetes
+    X, y = load_diabetes(return_X_y=True)
+    with pytest.raises(GlassnetError) as info:
+        Network([10, 16, 1], seed=0).fit(X, y, epochs=1)
+    message = str(info.value)
+    assert "0/1" in message and "from 25 to 346" in message
+    assert "defaults to a binary classifier" in message
+    assert 'Network([10, 16, 1], output="identity")' in message and "GlassRegressor" in message
+    assert "class labels" not in message               # 25..346 are no class labels
+    # the spelling it shows works
+    net = Network([10, 16, 1], output="identity", seed=0)
+    net.fit(X, (y - y.mean()) / y.std(), epochs=30, optimizer="adam", learning_rate=0.01)
+    assert net.loss.name == "squared_error"
+    # small whole numbers may be labels: then it says how many outputs that takes
+    with pytest.raises(GlassnetError, match=r"Network\(\[10, 16, 3\]\)"):
+        Network([10, 16, 1], seed=0).fit(X, np.arange(len(X)) % 3, epochs=1)

@@ -114,6 +114,31 @@ def test_zero_init_doctor_says_no_update_and_the_heatmaps_are_blank(browser, ser
     assert all(p == pixels[0] for p in pixels)                  # identical canvases
     assert len(set(map(tuple, np.reshape(pixels[0], (-1, 4))))) == 1   # and blank
     assert page.locator(".unit.frozen").count() == 8            # marked on the drawing
+    finding.locator(".actions button").first.click()           # the fix, applied
+    page.wait_for_function("window.playground.config.init === 'xavier_uniform' && "
+                           "window.playground.doctor !== null && window.playground.doctor.epoch === 0")
+    assert page.locator('#doctor .finding[data-code="no_update"]').count() == 0
+    assert page.locator(".unit.frozen").count() == 0
+    assert "init=xavier_uniform" in page.url
+    assert not page.errors
+
+
+def test_digits_draws_each_first_layer_unit_as_its_weight_image(browser, server, tmp_path):
+    page = open_page(browser, server, Config(data="digits", layers=(6, 4), optimizer="adam",
+                                             learning_rate=0.01, points=600))
+    play_until(page, "s.epoch >= 15")
+    page.screenshot(path=tmp_path / "digits.png", full_page=True)
+    sizes = page.evaluate("""() => [...document.querySelectorAll('.unit[data-column="1"] canvas')]
+        .map(c => [c.width, c.height])""")
+    assert sizes == [[8, 8]] * 6
+    header = page.evaluate("window.playground.header")
+    assert header["test_accuracy"] > 0.6
+    w0 = np.asarray(header["weights"][0])                       # (64, 6)
+    pixels = hidden_pixels(page)[:6]
+    for j, rgba in enumerate(pixels):     # the picture is unit j's 64 weights, pixel by pixel
+        px = np.reshape(rgba, (64, 4)).astype(float)
+        blueness = px[:, 2] - px[:, 0]                          # rises with the weight
+        assert np.corrcoef(blueness, w0[:, j])[0, 1] > 0.98
     assert not page.errors
 
 

@@ -574,13 +574,18 @@ def test_the_command_serves_until_ctrl_c(tmp_path):
             proc.communicate()
 
 
-def test_a_taken_port_is_a_clear_error(tmp_path):
+def test_a_taken_port_is_a_clear_error(tmp_path, capsys):
+    from glassnet.cli import main
     from glassnet.playground.server import free_socket
+    assert main(["playground", "--port", "99999", "--no-browser"]) == 2
+    assert "--port must be from 1 to 65535" in capsys.readouterr().err
     sock = free_socket(0)
     try:
         port = sock.getsockname()[1]
         with pytest.raises(glassnet.GlassnetError, match=f"--port {port}"):
             free_socket(port)
+        assert main(["playground", "--port", str(port), "--no-browser"]) == 2
+        assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
     finally:
         sock.close()
 

@@ -149,10 +149,37 @@ def test_runs_are_reproducible_and_complete(serial):
 
 def test_joblib_processes_give_the_same_numbers(serial):
     specs, results = serial
-    seen = []
-    parallel = study.run_grid(specs, n_jobs=2, on_result=seen.append)
+    seen, epochs = [], []
+    parallel = study.run_grid(specs, n_jobs=2, on_result=seen.append,
+                              on_epoch=lambda i, done: epochs.append((i, done)))
     assert _same(parallel, results)
     assert len(seen) == len(specs)
+    # progress within runs: the workers report their epochs (the last one at the latest
+    # when the run ends; earlier ones may be read together)
+    assert {(i, 2) for i in range(len(specs))} <= set(epochs)
+    for i in range(len(specs)):
+        mine = [done for j, done in epochs if j == i]
+        assert mine == sorted(set(mine)) and set(mine) <= {1, 2}
+
+
+def test_progress_within_runs_in_process_and_the_real_number_of_workers():
+    from joblib import effective_n_jobs
+    specs = study.grid(_tiny(seeds=1))
+    epochs = []
+    study.run_grid(specs, n_jobs=1, on_epoch=lambda i, done: epochs.append((i, done)))
+    assert epochs == [(0, 1), (0, 2), (1, 1), (1, 2)]        # every epoch, as it ends
+    assert study.n_workers(-1, 100) == effective_n_jobs(-1) >= 1
+    assert study.n_workers(-1, 2) == min(effective_n_jobs(-1), 2)
+    assert study.n_workers(3, 100) == 3 and study.n_workers(1, 100) == 1
+
+
+def test_the_summary_says_keeps_its_size_only_when_it_does():
+    row = dict(scheme="xavier_uniform", act_std_first=0.596, act_std_last=0.318,
+               act_ratio_last_first=0.318 / 0.596, grad_rms_last=0.1, grad_rms_first=0.05)
+    text = study.conclusions(pd.DataFrame([row]))[0]
+    assert "shrinks 1.87-fold (0.596 -> 0.318)" in text and "keeps" not in text
+    row.update(act_std_last=0.62, act_ratio_last_first=0.62 / 0.596)
+    assert "stays within 10% (0.596 -> 0.62)" in study.conclusions(pd.DataFrame([row]))[0]
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +242,7 @@ def test_command_statistics_only_and_bad_options(tmp_path):
     assert summary.scheme.tolist() == ["he", "normal(std=0.5)"]
     assert not (tmp_path / "o" / "curves.png").exists()     # no training, no curves
     assert not (tmp_path / "o" / "layers.png").exists()
+    assert "runs on this process" in " ".join(proc.stderr.split())
     bad = _cmd("study", "init", "--depth", 0, cwd=tmp_path)
     assert bad.returncode == 2 and "depth must be >= 1" in bad.stderr
     bad = _cmd("study", "init", "--schemes", "xavier,nope", cwd=tmp_path)
@@ -239,3 +267,15 @@ def test_a_malformed_scheduler_address_fails_at_once_and_cleanly(tmp_path, monke
         study.run_grid(study.grid(_tiny()), scheduler="tcp://host-without-port")
     with pytest.raises(GlassnetError, match="address 'scheduler-without-port' is not valid"):
         study.run_grid(study.grid(_tiny()), scheduler="scheduler-without-port")
+
+
+def test_command_header_names_the_real_number_of_processes(tmp_path):
+    from joblib import effective_n_jobs
+    proc = _cmd("study", "init", "--depth", 2, "--width", 8, "--seeds", 2, "--epochs", 2,
+                "--out", "o", cwd=tmp_path)                   # --n-jobs -1, the default
+    assert proc.returncode == 0, proc.stderr
+    err = " ".join(proc.stderr.split())
+    workers = min(effective_n_jobs(-1), 4)
+    where = "this process" if workers == 1 else f"joblib ({workers} processes)"
+    assert f"4 runs on {where}" in err and "-1" not in err
+    assert "8/8" in err and "4/4 runs" in err                 # the bar counts epochs

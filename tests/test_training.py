@@ -3,6 +3,7 @@ callbacks, partial_fit, Ctrl-C, divergence, progress output, float32, sample wei
 from __future__ import annotations
 
 import doctest
+import math
 import inspect
 import io
 import os
@@ -354,7 +355,11 @@ def test_second_ctrl_c_aborts_at_once(iris, ctrl_c):
 
 # --- divergence -----------------------------------------------------------------------------------
 
-def test_divergence_restores_finite_weights_and_explains():
+def test_divergence_restores_finite_weights_and_explains(monkeypatch):
+    # the NaN/inf rule alone: the finite limits (LOSS_GROWTH_LIMIT, WEIGHT_GROWTH_LIMIT)
+    # would stop this run earlier, as the test below shows
+    monkeypatch.setattr(gn.history, "LOSS_GROWTH_LIMIT", math.inf)
+    monkeypatch.setattr(gn.history, "WEIGHT_GROWTH_LIMIT", math.inf)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, 3))
     y = X @ np.array([1.0, 2.0, 3.0])
@@ -377,6 +382,30 @@ def test_divergence_restores_finite_weights_and_explains():
     assert err.learning_rate == 5.0 and net._training is None
 
 
+def test_a_finite_explosion_stops_the_same_run_earlier():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = X @ np.array([1.0, 2.0, 3.0])
+    net = gn.Network([3, 8, 1], activation="tanh", loss="squared_error", seed=0)
+    start = net.params.copy()
+    with pytest.raises(gn.DivergenceError, match="blowing up, though still finite") as info:
+        net.fit(X, y, epochs=50, learning_rate=5.0, batch_size=10)
+    err = info.value
+    assert err.epoch < 12 and math.isfinite(err.value) and err.value > 1e6
+    if err.epoch == 0:
+        np.testing.assert_array_equal(net.params, start)
+
+
+def test_an_infinite_first_loss_is_divergence():
+    X = np.ones((4, 2)) * 1e200
+    net = gn.Network([2, 3, 1], output="identity", loss="squared_error", seed=0)
+    with pytest.raises(gn.DivergenceError, match="batch 1/1: the loss became inf"), \
+            warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", gn.UnscaledInputWarning)
+        net.fit(X, np.ones(4) * 1e300, epochs=1, batch_size=4)
+    assert np.isfinite(net.params).all()
+
+
 def test_divergence_of_a_weight_is_caught_at_the_end_of_the_epoch(iris):
     X, y = iris
 
@@ -395,7 +424,8 @@ def test_unscaled_inputs_are_named_when_training_diverges():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 3)) * 1e4
     y = X[:, 0] * 1e-4
-    with pytest.raises(gn.DivergenceError, match=r"inputs X reach \|x\|"):
+    with pytest.raises(gn.DivergenceError, match=r"inputs X reach \|x\|"), \
+            pytest.warns(gn.UnscaledInputWarning, match="3 of 3 input columns"):
         gn.Network([3, 8, 1], loss="squared_error", seed=0).fit(X, y, epochs=20,
                                                                 learning_rate=0.1)
 
@@ -509,6 +539,72 @@ def test_docstring_examples(module):
     assert result.failed == 0 and result.attempted > 0
 
 
+# --- the input-scale check when fit starts ---------------------------------------------------
+
+def _fit_warnings(X, y, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net = gn.Network([X.shape[1], 16, len(set(y))], seed=0)
+        net.fit(X, y, epochs=1, **kwargs)
+    return [w for w in caught if issubclass(w.category, gn.UnscaledInputWarning)], net
+
+
+def test_raw_wine_warns_once_naming_the_worst_columns_and_the_fix():
+    from sklearn.datasets import load_wine
+    wine = load_wine(as_frame=True)
+    found, _ = _fit_warnings(wine.data, wine.target.to_numpy())
+    assert len(found) == 1
+    w = found[0]
+    assert issubclass(gn.UnscaledInputWarning, UserWarning)
+    assert w.filename == __file__                      # the user's line, not glassnet's
+    text = str(w.message)
+    assert text.index("'proline' (mean 746.9") < text.index("'magnesium' (mean 99.74")
+    assert "2 of 13 input columns" in text and "Standardize" in text
+    assert "GlassClassifier" in text and "UnscaledInputWarning" in text
+    # without column names, the columns are numbered
+    found, _ = _fit_warnings(wine.data.to_numpy(), wine.target.to_numpy())
+    assert "column 12 (mean 746.9" in str(found[0].message)
+
+
+def test_no_scale_warning_on_data_that_trains(digits):
+    from sklearn.datasets import load_digits, load_iris, load_wine
+    X, y = load_digits(return_X_y=True)
+    Xi, yi = load_iris(return_X_y=True)
+    Xw, yw = load_wine(return_X_y=True)
+    for data in [(X / 16, y), (X, y), (Xi, yi), ((Xw - Xw.mean(0)) / Xw.std(0), yw)]:
+        assert _fit_warnings(*data)[0] == []          # pixels 0..16 reach size 12.9 < 20
+    from glassnet.sklearn import GlassClassifier       # standardizes the inputs itself
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                # ConvergenceWarning after 2 epochs
+        warnings.simplefilter("error", gn.UnscaledInputWarning)
+        GlassClassifier(hidden_layer_sizes=(8,), max_iter=2).fit(Xw, yw)
+
+
+def test_partial_fit_stream_is_checked_on_its_first_call_only():
+    from sklearn.datasets import load_wine
+    X, y = load_wine(return_X_y=True)
+    net = gn.Network([13, 8, 3], seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for start in range(0, 178, 60):
+            net.partial_fit(X[start:start + 60], y[start:start + 60])
+    assert sum(issubclass(w.category, gn.UnscaledInputWarning) for w in caught) == 1
+
+
+def test_the_scale_check_reads_a_bounded_sample_without_copying_x():
+    import tracemalloc
+
+    from glassnet._validation import SCALE_ROWS, input_scale_message
+    X = np.ones((200_000, 50), np.float32)              # 40 MB
+    X[:, 7] = 1000.0
+    tracemalloc.start()
+    message = input_scale_message(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert "column 7 (mean 1000" in message
+    assert peak < SCALE_ROWS * 50 * 8        # at most the sample's size in float64: 1.6 MB
+
+
 # --- the settings and the divergence hook -------------------------------------------------------
 
 def test_fit_settings_are_shared_and_frozen():
@@ -556,7 +652,8 @@ def test_the_divergence_explainer_is_a_hook_the_caller_gives():
         net.fit(X, y, epochs=50, learning_rate=5.0, batch_size=10)
     assert isinstance(full.value.diagnosis, gn.doctor.Report)
     assert str(full.value).startswith(str(bare.value))
-    assert "glassnet.doctor: divergence" in str(full.value)
+    # the run now stops at a finite explosion, before NaN: the doctor names the cause
+    assert "glassnet.doctor: learning_rate_too_high" in str(full.value)
     net = gn.Network([3, 8, 1], activation="tanh", loss="squared_error", seed=0)
     with pytest.raises(gn.DivergenceError) as function:      # glassnet.fit is net.fit
         gn.fit(net, X, y, epochs=50, learning_rate=5.0, batch_size=10)

@@ -122,7 +122,7 @@ def test_divergence_error_pickles_with_its_fields():
     """joblib (n_jobs in GridSearchCV, cross_val_score) and dask send errors back pickled."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 3)) * 100
-    with pytest.raises(gn.DivergenceError) as info:
+    with pytest.raises(gn.DivergenceError) as info, pytest.warns(gn.UnscaledInputWarning):
         gn.Network([3, 8, 1], loss="squared_error", seed=0).fit(X, X[:, 0] * 100, epochs=5,
                                                                learning_rate=1.0)
     error = info.value

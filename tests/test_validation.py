@@ -207,3 +207,46 @@ def test_as_float_array_copies_only_when_needed():
     assert as_float_array("X", np.empty((0, 3)), np.dtype(np.float64), allow_empty=True).shape == (0, 3)
     with pytest.raises(GlassnetError, match=r"values too large for float32"):
         as_float_array("X", [[1e300]], np.dtype(np.float32))
+
+
+# --- every warning glassnet raises points at the caller's line ---------------------------------
+
+def _raise_glassnet_warnings():
+    """One of each warning glassnet raises, each from this file; (category, line) pairs."""
+    import warnings
+
+    from sklearn.datasets import load_wine
+
+    import glassnet
+    from glassnet.sklearn import GlassClassifier
+    X, y = load_wine(return_X_y=True)
+    lines = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import inspect
+        here = lambda: inspect.currentframe().f_back.f_lineno  # noqa: E731
+        lines["SymmetryWarning"] = here() + 1
+        Neuro([4, 3, 2], 0.5, "tanh", init="zeros")
+        lines["UnscaledInputWarning"] = here() + 1
+        Network([13, 4, 3], seed=0).fit(X, y, epochs=1)
+        # one pass cannot reach variance 1 when biases shift z
+        lsuv = ("lsuv", {"max_passes": 1, "margin": 1e-6})
+        Xs = (X - X.mean(axis=0)) / X.std(axis=0)
+        net = Network([13, 8, 3], activation="tanh", init=lsuv,
+                      bias_init=("normal", {"std": 0.8}), seed=0)
+        lines["RuntimeWarning"] = here() + 1
+        net.fit(Xs, y, epochs=1)
+        lines["ConvergenceWarning"] = here() + 1
+        GlassClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(X, y)
+    return caught, lines
+
+
+def test_every_glassnet_warning_points_at_the_callers_line():
+    caught, lines = _raise_glassnet_warnings()
+    seen = {}
+    for w in caught:
+        if w.category.__name__ in lines:
+            seen.setdefault(w.category.__name__, (w.filename, w.lineno))
+    assert set(seen) == set(lines), [str(w.message)[:80] for w in caught]
+    for name, (filename, lineno) in seen.items():
+        assert (filename, lineno) == (__file__, lines[name]), name

@@ -301,9 +301,11 @@ def _figures(runs: list[Run], activation: str, epochs: int) -> dict:
             {r.label: r.act_std for r in runs}, ylabel="activation std",
             title=f"Hidden activations on 256 training images ({activation})",
             more={flat_name: {r.label: r.flat_fraction for r in runs}}),
-        "Top: the standard deviation of each hidden layer's activations over 256 training "
-        "images and the layer's units, measured by glassnet.doctor.Monitor at initialization "
-        "(epoch 0) and after each epoch; zero means the layer carries no signal. Bottom: the "
+        "Top: the activation std, the standard deviation of each hidden layer's activations "
+        "over 256 training images and the layer's units together (not the doctor's signal "
+        "std, which is taken per unit), measured by glassnet.doctor.Monitor at "
+        "initialization (epoch 0) and after each epoch; zero means the layer carries no "
+        "signal. Bottom: the "
         f"share of units stuck where the activation is flat ({flat_words}).")
     notes = {r.label: ("all 0" if not np.any(r.weights_end[0]) else
                        "identical" if r.distinct and r.distinct[0] == 1 else "")

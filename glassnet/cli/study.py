@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from .. import study
 from .._validation import GlassnetError
@@ -88,25 +89,44 @@ def run(args) -> int:
     if not console.is_terminal:
         console = Console(stderr=True, width=120)
     stdout = Console() if Console().is_terminal else Console(width=140)
+    workers = 1 if args.scheduler else study.n_workers(args.n_jobs, len(specs))
     where = (f"the Dask cluster at {args.scheduler}" if args.scheduler else
-             "this process" if args.n_jobs == 1 else f"joblib ({args.n_jobs} processes)")
+             "this process" if workers == 1 else f"joblib ({workers} processes)")
     console.print(f"[bold]glassnet study init[/]: {config.activation}, depth {config.depth}, "
                   f"width {config.width}; schemes {', '.join(s.label for s in specs[::config.seeds])}"
                   f"; {config.seeds} seeds, {config.epochs} epochs; {len(specs)} runs on {where}")
     t0 = time.perf_counter()
-    with Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[last]}"), TimeElapsedColumn(),
+    # the bar counts epochs (one step per run when there is no training), so a long run
+    # moves it too; a Dask cluster reports whole runs only
+    per_run = max(config.epochs, 1)
+    counted = [0] * len(specs)
+    finished = [0]
+    lock = threading.Lock()
+    with Progress(TextColumn("epochs"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[runs]}{task.fields[last]}"), TimeElapsedColumn(),
                   console=console) as progress:
-        task = progress.add_task("runs", total=len(specs), last="")
+        task = progress.add_task("epochs", total=len(specs) * per_run,
+                                 runs=f"0/{len(specs)} runs", last="")
+
+        def advance(i: int, done: int) -> None:
+            with lock:
+                step = max(0, min(done, per_run) - counted[i])
+                counted[i] += step
+            if step:
+                progress.update(task, advance=step)
 
         def on_result(r):
-            last = f"{r['label']} seed {r['seed']}"
+            i = next(k for k, spec in enumerate(specs)
+                     if spec.label == r["label"] and spec.seed == r["seed"])
+            advance(i, per_run)
+            finished[0] += 1
+            last = f"; last {r['label']} seed {r['seed']}"
             if r["test_accuracy"]:
                 last += f": test accuracy {r['test_accuracy'][-1]:.1%}"
-            progress.update(task, advance=1, last=last)
+            progress.update(task, runs=f"{finished[0]}/{len(specs)} runs", last=last)
 
         results = study.run_grid(specs, n_jobs=args.n_jobs, scheduler=args.scheduler,
-                                 on_result=on_result)
+                                 on_result=on_result, on_epoch=advance)
     seconds = time.perf_counter() - t0
     command = "glassnet " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["study"] else ""
     paths = study.write_outputs(out, results, config, command=command, seconds=seconds)
@@ -114,7 +134,7 @@ def run(args) -> int:
 
     table = Table(title=f"Init study: {config.activation}, depth {config.depth}, width "
                         f"{config.width}, {config.seeds} seeds", header_style="bold")
-    for col in ("scheme", "act std: layer 1 -> last", "grad RMS: last -> layer 1",
+    for col in ("scheme", "activation std: layer 1 -> last", "grad RMS: last -> layer 1",
                 "final loss", "test accuracy"):
         table.add_column(col, justify="left" if col == "scheme" else "right")
     for _, row in summary.iterrows():

@@ -8,8 +8,8 @@ import numpy as np
 
 from .._validation import GlassnetError, check_int
 from ..callbacks import Callback
-from .probe import (_kept_epoch, architecture, column_names, first_learning_rate,
-                    layer_bounds, layer_table, update_ratios)
+from .probe import (architecture, column_names, first_learning_rate, layer_bounds,
+                    layer_table, update_ratios)
 from .report import Report
 from .rules import Recording, run_rules
 from .stats import class_prior_loss, input_stats, measure, target_stats, uninformed_loss
@@ -51,7 +51,6 @@ class Monitor(Callback):
         self._ratios: list = []
         self._checkpoints: list = []
         self._net = None
-        self._history = None
         self._before = None
         self._w_start = None
         self._nonfinite_step = None
@@ -64,7 +63,6 @@ class Monitor(Callback):
     def on_train_begin(self, ctx, logs):
         self._reset()
         self._net = ctx.net
-        self._history = ctx.history
         X, Y = ctx.X, ctx.Y
         n = X.shape[0]
         rng = np.random.default_rng(self.seed)
@@ -184,7 +182,18 @@ class Monitor(Callback):
         if not losses["val_loss"] or len(losses["val_loss"]) != len(losses["loss"]):
             return None
         return {"loss": list(losses["loss"]), "val_loss": list(losses["val_loss"]),
-                "kept_epoch": _kept_epoch(self._history)}
+                "kept_epoch": self._kept_epoch(len(losses["loss"]))}
+
+    def _kept_epoch(self, epochs: int) -> int | None:
+        """The 0-based epoch whose weights the network holds now: the last epoch whose
+        measurement on the fixed batch the network still gives bit for bit (early stopping
+        with restore-best puts an earlier epoch's weights back); None if none does."""
+        after = self.snapshots[1:epochs + 1]
+        if not after:
+            return None
+        now = measure(self._net, self._Xp, self._Yp).loss
+        same = [i for i, snap in enumerate(after) if snap.loss == now]
+        return same[-1] if same else None
 
     def history(self, field: str) -> np.ndarray:
         """One LayerStats field per snapshot and layer: an array (snapshots, layers).

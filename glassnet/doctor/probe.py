@@ -180,7 +180,8 @@ def epoch_history(source) -> dict | None:
 
 def _kept_epoch(history):
     """The 0-based position in ``history`` of the epoch whose weights early stopping
-    restored (``fit``'s ``restore_best``, the default), or None."""
+    restored, or None.  A History does not say whether ``restore_best`` (fit's default)
+    was on: it is assumed; pass a dict with ``kept_epoch`` to say otherwise."""
     best = getattr(history, "best_epoch", None)
     epochs = list(getattr(history, "epochs", []))
     return epochs.index(best) if best is not None and best in epochs else None

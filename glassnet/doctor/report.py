@@ -239,7 +239,7 @@ def _evidence_text(evidence: dict) -> str:
 #: (column title, LayerStats field) for the layer tables
 _LAYER_COLUMNS = (("layer", "layer"), ("activation", "activation"), ("units", "units"),
                   ("|W|", "weight_norm"), ("|dW|", "grad_norm"), ("update/|W|", "update_ratio"),
-                  ("act std", "signal_std"), ("dead", "dead_units"),
+                  ("signal std", "signal_std"), ("dead", "dead_units"),
                   ("saturated", "saturated_units"), ("distinct", "distinct_units"))
 
 

@@ -196,7 +196,9 @@ class Session:
                "n_classes": d.n_classes, "code": self.python_code(),
                "history": self.history, "options": OPTIONS}
         self._sent = len(self.history["epoch"])
-        if d.P_train is not None:
+        if d.P_train is None:                 # digits: the mean training image heads the inputs
+            out["input_image"] = np.round(d.X_train.mean(axis=0), 4).tolist()
+        else:
             out["train_points"] = np.round(d.P_train, 4).tolist()
             out["train_labels"] = d.y_train.tolist()
             out["test_points"] = np.round(d.P_test, 4).tolist()

@@ -152,9 +152,9 @@ def _other_stuck_finding(rec: Recording, kind: str, members: list) -> Finding:
         fix = ("Check the learning rate (a step that rounds to nothing) and the signal "
                "through the layers above (a fan-scaled init matched to the activation).")
     else:
-        message = (f"The weights of {layer_words(layers)} never moved during the run: "
-                   "their gradient (inputs x back-propagated error) was exactly zero at "
-                   "every step, with no all-zero weights or dead layer to explain it.")
+        message = (f"The weights of {layer_words(layers)} never moved during the run, and "
+                   "their gradient (inputs x back-propagated error) is exactly zero on the "
+                   "measuring batch, with no all-zero weights or dead layer to explain it.")
         fix = ("Check the learning rate (a step that rounds to nothing) and any frozen or "
                "hand-set parameters.")
     return Finding("no_update", "error", layers, message, fix,

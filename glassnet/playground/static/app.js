@@ -192,6 +192,16 @@ function onSetup(m) {
   state.history = m.history;
   $("code").textContent = m.code;
   setPlaying(false);
+  $("show-test-box").hidden = m.digits;
+  $("legend").textContent = (m.digits
+    ? "First hidden layer: each unit's 64 incoming weights as an 8x8 image; deeper units: " +
+      "their mean output for each digit 0-9, left to right. "
+    : "Each box is a unit: its output over the input plane. ") +
+    "Orange is negative, blue positive. Lines are weights: blue positive, orange negative, " +
+    "wider is larger. Hover for numbers.";
+  $("output-caption").textContent = m.digits
+    ? "Test set: rows are the true digit, columns the predicted one (% of each row)."
+    : "The output over the plane: P(blue) from 0 (orange) to 1 (blue); hover for numbers.";
   buildNetwork(m);
   state.doctor = null;
   $("doctor").innerHTML = '<p class="quiet">reading&hellip;</p>';
@@ -246,6 +256,7 @@ function buildNetwork(m) {
         const name = document.createElement("span");
         name.className = "name"; name.textContent = inputs[j]; u.appendChild(name);
         if (!m.digits) paint(canvas, m.input_maps[j], 0, { shape: [m.config.grid, m.config.grid], scale: Math.max(...m.input_maps[j].map(Math.abs)) || 1 });
+        else paint(canvas, m.input_image, 0, { shape: [8, 8], scale: 1, shift: 0 });  // the mean digit
       }
       if (outputsDigits) {
         const name = document.createElement("span");
@@ -291,7 +302,7 @@ function buildNetwork(m) {
 
 function unitName(c, j) {
   const m = state.setup;
-  if (c === 0) return m.digits ? "the 64 pixels" : `input ${m.inputs[j]}`;
+  if (c === 0) return m.digits ? "the 64 pixels (the picture: the mean training digit)" : `input ${m.inputs[j]}`;
   if (c === layout.columns.length - 1) return m.digits ? `output unit (digit ${j})` : "output unit";
   return `layer ${c} unit ${j + 1}`;
 }
@@ -422,7 +433,6 @@ function drawConfusion(ctx, d, values, W, H) {
   for (let k = 0; k < 10; k++) {
     ctx.fillText(k, pad + (k + 0.5) * cell, pad / 2); ctx.fillText(k, pad / 2, pad + (k + 0.5) * cell);
   }
-  ctx.fillText("predicted \u2192", W - 40, 7);
 }
 
 function drawCurve() {
