@@ -494,3 +494,16 @@ def test_default_patience_suits_the_data_size():
     assert default_patience(120, 32) == PATIENCE_MAX          # iris: 4 steps an epoch
     assert default_patience(10_000, 32) == PATIENCE_MIN       # 313 steps an epoch
     assert PATIENCE_MIN < default_patience(500, 32) < PATIENCE_MAX          # 16 steps
+
+
+def test_train_no_standardize_on_unscaled_data_says_so_as_a_note(tmp_path):
+    from sklearn.datasets import load_wine
+    load_wine(as_frame=True).frame.to_csv(tmp_path / "wine.csv", index=False)
+    proc = ok(glassnet_cmd("train", "wine.csv", "--target", "target", "--no-standardize",
+                           "--epochs", "2", "--quiet", cwd=tmp_path))
+    err = " ".join(proc.stderr.split())
+    assert "warning: 2 of 13 input columns" in err and "'proline' (mean" in err
+    assert "Drop --no-standardize" in err and "UnscaledInputWarning" not in err
+    assert "warning" not in " ".join(ok(glassnet_cmd(
+        "train", "wine.csv", "--target", "target", "--epochs", "2", "--quiet",
+        cwd=tmp_path)).stderr.split())
