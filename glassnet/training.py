@@ -652,6 +652,7 @@ def _run_batches(net, run: _Run, hooks: _Hooks) -> bool:
     batch_begin, batch_end = hooks.batch_begin, hooks.batch_end
     n_batches, bounds = ctx.n_batches, run.bounds
     state, step, total, batch = run.state, pos.step, pos.total, pos.batch
+    limit, baseline = run.loss_limit, run.loss_baseline
     finished = True
     try:
         for batch in range(pos.batch, n_batches):
@@ -662,11 +663,12 @@ def _run_batches(net, run: _Run, hooks: _Hooks) -> bool:
                     hook(ctx, {"batch": batch})
             xb, yb, wb = batches.batch(index, start, stop)
             loss, state = train_step(xb, yb, wb, opt, state, alpha)
-            if not loss <= run.loss_limit:             # NaN compares false too
+            if not loss <= limit:                      # NaN compares false too
                 _diverged(net, run, pos.epoch, batch, loss, _explosion(
-                    loss, run.loss_limit, LOSS_GROWTH_LIMIT, "the loss"))
-            if not run.loss_baseline:                  # the run's first batch sets it
-                run.loss_limit, run.loss_baseline = _loss_limit(loss), True
+                    loss, limit, LOSS_GROWTH_LIMIT, "the loss"))
+            if not baseline:                           # the run's first batch sets it
+                limit, baseline = _loss_limit(loss), True
+                run.loss_limit, run.loss_baseline = limit, baseline
             total += loss * (stop - start)
             step += 1
             if batch_end:
