@@ -292,7 +292,8 @@ def main(argv=None) -> int:
         print(f"  {name:{width}s}{t * 1e6:10.1f}{t / fit:14.1%}")
     print(f"  {'= compute_gradients, whole':{width}s}{tb * 1e6:10.1f}{tb / fit:14.1%}")
     print(f"  {'= fit, whole':{width}s}{fit * 1e6:10.1f}{1:14.1%}")
-    print(f"  fit / GEMM alone = {fit / gemm:.2f};  compute_gradients / GEMM alone = {tb / gemm:.2f}")
+    print(f"  fit / GEMM alone = {fit / gemm:.2f};  "
+          f"compute_gradients / GEMM alone = {tb / gemm:.2f}")
     return 0
 
 

@@ -19,6 +19,42 @@ class GlassnetError(ValueError):
     """A user-facing error: bad input, a damaged file, a training run that failed."""
 
 
+#: the most characters of a user's value an error message repeats back (``echo``)
+MAX_ECHO_CHARS = 200
+
+
+def echo(value: Any, limit: int = MAX_ECHO_CHARS, *, as_text: bool = False) -> str:
+    """``repr(value)`` (or ``str`` with ``as_text``) for an error message, at most ``limit``
+    characters: a longer one keeps its start and end and says how long it was.
+
+    Every message that repeats what the user gave goes through here, so an 800 KB argument
+    gives a one-line error, not an 800 KB one.
+
+    >>> echo("x" * 1000, 60)
+    "'xxxxxxxxxxxxxxx ... xxxxxxxxxxxxxxxxxxx' (1,002 characters)"
+    """
+    try:
+        text = str(value) if as_text else _repr(value)
+    except ValueError:           # an int past Python's 4,300-digit str() limit
+        return f"<{type(value).__name__} too long to show>"
+    if len(text) <= limit:
+        return text
+    tail = max(limit // 3, 1)
+    head = max(limit - tail - 24, 1)
+    return f"{text[:head]} ... {text[-tail:]} ({len(text):,} characters)"
+
+
+def _repr(value: Any) -> str:
+    """repr, without building a huge string for a huge list first."""
+    if isinstance(value, (list, tuple)) and len(value) > MAX_ECHO_CHARS:
+        inner = ", ".join(repr(v) for v in value[:MAX_ECHO_CHARS // 2])
+        return f"[{inner}, ... ({len(value):,} items)]"
+    try:
+        return repr(value)
+    except Exception:            # a hostile __repr__ must not hide the real error
+        return f"<{type(value).__name__}>"
+
+
 class UnscaledInputWarning(UserWarning):
     """``fit`` was given input columns far from standardized (see :func:`input_scale_message`).
 
@@ -107,7 +143,7 @@ def input_scale_message(X: np.ndarray, names: Sequence | None = None) -> str | N
 
 def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise GlassnetError(f"{name} must be True or False. Got {value!r}.")
+        raise GlassnetError(f"{name} must be True or False. Got {echo(value)}.")
     return bool(value)
 
 
@@ -116,24 +152,26 @@ def check_choice(name: str, value: Any, choices: Iterable[str], what: str = "par
     choices = sorted(choices)
     if not isinstance(value, str) or value not in choices:
         raise GlassnetError(
-            f"The {name!r} {what} must be one of {choices}. Got {value!r} instead."
+            f"The {name!r} {what} must be one of {choices}. Got {echo(value)} instead."
         )
     return value
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise GlassnetError(f"{name} must be an integer. Got {value!r} ({type(value).__name__}).")
+        raise GlassnetError(f"{name} must be an integer. Got {echo(value)} "
+                            f"({type(value).__name__}).")
     value = int(value)
     if minimum is not None and value < minimum:
-        raise GlassnetError(f"{name} must be >= {minimum}. Got {value}.")
+        raise GlassnetError(f"{name} must be >= {minimum}. Got {echo(value)}.")
     return value
 
 
 def check_float(name: str, value: Any, *, minimum: float | None = None,
                 strictly_positive: bool = False) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise GlassnetError(f"{name} must be a real number. Got {value!r} ({type(value).__name__}).")
+        raise GlassnetError(f"{name} must be a real number. Got {echo(value)} "
+                            f"({type(value).__name__}).")
     value = float(value)
     if not np.isfinite(value):
         raise GlassnetError(f"{name} must be finite. Got {value}.")

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._validation import GlassnetError
+from ._validation import GlassnetError, echo
 
 #: a whole-number target with at most this many distinct values is taken as class labels
 MAX_AUTO_CLASSES = 20
@@ -41,6 +41,7 @@ def read_csv(path, *, sep: str = ",", what: str = "data file"):
     the wrong number of fields, and duplicate or empty column names.
     """
     import pandas as pd
+    sep = check_sep(sep)
     path = Path(os.fspath(path))
     name = str(path)
     if not path.exists():
@@ -63,6 +64,27 @@ def read_csv(path, *, sep: str = ",", what: str = "data file"):
                             "rows.")
     frame.columns = header if len(header) == frame.shape[1] else frame.columns
     return frame
+
+
+#: what ``--sep`` may be written as besides the character itself
+SEP_NAMES = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
+
+
+def check_sep(sep) -> str:
+    """The field separator: one character (``\\t`` and ``tab`` name the tab), not a quote or
+    a line break.
+
+    >>> check_sep(";"), check_sep("tab") == chr(9)
+    (';', True)
+    """
+    sep = SEP_NAMES.get(sep, sep) if isinstance(sep, str) else sep
+    if not isinstance(sep, str) or len(sep) != 1 or sep in "\"\r\n":
+        raise GlassnetError(f"--sep must be a single character such as ',' or ';' (or 'tab'); "
+                            f"got {echo(sep)}"
+                            + (" (empty)" if sep == "" else "")
+                            + (f", {len(sep)} characters" if isinstance(sep, str) and len(sep) > 1
+                               else "") + ".")
+    return sep
 
 
 def _header(path: Path, sep: str, what: str) -> list[str]:
@@ -160,8 +182,11 @@ def feature_matrix(frame, features: Sequence[str], where: str, *,
         if pd.api.types.is_bool_dtype(col):
             col = col.astype(np.float64)
         elif not pd.api.types.is_numeric_dtype(col):
-            non_numeric.append(_non_numeric_detail(col, name, first_row))
-            continue
+            big = _big_integers(col, name, where, first_row)
+            if big is None:
+                non_numeric.append(_non_numeric_detail(col, name, first_row))
+                continue
+            col = big
         values = col.to_numpy(dtype=np.float64, na_value=np.nan)
         nan, inf = np.isnan(values), np.isinf(values)
         if nan.any():
@@ -183,6 +208,28 @@ def feature_matrix(frame, features: Sequence[str], where: str, *,
     if not columns:
         return np.empty((len(frame), 0))
     return np.ascontiguousarray(np.column_stack(columns), dtype=np.float64)
+
+
+def _big_integers(col, name: str, where: str, first_row: int = 1):
+    """A column of whole numbers too large for int64 (pandas leaves them as Python ints, an
+    object column) as float64, which holds them to about 16 digits; None if the column
+    holds anything else.  An integer beyond float64 (1.8e308) is an error naming it."""
+    import pandas as pd
+    present = col.dropna()
+    if present.empty or not all(isinstance(v, int) and not isinstance(v, bool)
+                                for v in present):
+        return None
+    out = np.full(len(col), np.nan)
+    for i, v in enumerate(col):
+        if isinstance(v, int):
+            try:
+                out[i] = float(v)
+            except OverflowError:
+                raise GlassnetError(
+                    f"{where}: column {name!r} holds the integer {echo(v, 40, as_text=True)} "
+                    f"in data row {i + first_row}, too large for any number type glassnet "
+                    "computes with (float64 ends near 1.8e308).") from None
+    return pd.Series(out, index=col.index)
 
 
 def _non_numeric_detail(col, name: str, first_row: int = 1) -> str:
@@ -349,23 +396,74 @@ def class_codes(values, classes: Sequence, what: str = "y") -> np.ndarray:
 
 # --- scaling and splitting ------------------------------------------------------------------
 
+def column_stats(X: np.ndarray, weights: np.ndarray | None = None,
+                 names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column (mean, std) of ``X`` (rows weighted by ``weights``), without overflow or
+    underflow: each column is divided by its largest ``|x|`` first, so features near
+    1e299 or 1e-13 get their true statistics (squaring 1e299 would overflow to inf).
+
+    A column is constant only when every (weighted) value is the same; its std is 1, so it
+    is only centred.  Statistics float64 cannot hold (a column spanning more than 1.8e308)
+    are an error naming the column; ``names`` gives the columns' names for it.
+
+    >>> mean, std = column_stats(np.array([[1e299, 3e-13, 5.0], [3e299, 1e-13, 5.0]]))
+    >>> [f"{m:.3g}" for m in mean], [f"{s:.3g}" for s in std]
+    (['2e+299', '2e-13', '5'], ['1e+299', '1e-13', '1'])
+    """
+    X = np.asarray(X, dtype=np.float64)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    rows = X if w is None else X[w > 0]
+    if rows.shape[0] == 0:
+        return np.zeros(X.shape[1]), np.ones(X.shape[1])
+    big = np.max(np.abs(rows), axis=0)                                   # (features,)
+    constant = np.all(rows == rows[:1], axis=0)
+    scale = np.where((big > 0) & np.isfinite(big), big, 1.0)
+    Z = X / scale                                                        # |Z| <= 1
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        mean_z = np.average(Z, axis=0, weights=w)
+        var_z = np.average((Z - mean_z) ** 2, axis=0, weights=w)
+        mean = mean_z * scale
+        std = np.sqrt(var_z) * scale
+    std[constant] = 1.0
+    mean[constant] = rows[0, constant]
+    bad = ~(np.isfinite(mean) & np.isfinite(std)) | ~(std > 0)
+    if bad.any():
+        cols = np.flatnonzero(bad)
+        shown = (quote_names([names[c] for c in cols[:5]]) if names is not None
+                 else str(cols[:5].tolist()))
+        raise GlassnetError(f"the column(s) {shown} cannot be standardised in float64: their "
+                            f"values (up to {float(np.max(big[cols])):.3g} in size) vary by "
+                            "more than float64 can hold, or by less than it can tell apart. "
+                            "Rescale them (e.g. take logarithms) before training.")
+    return mean, std
+
+
 @dataclass
 class Standardizer:
-    """x -> (x - mean) / std per column; a constant column keeps std 1 (it is only centred)."""
+    """x -> (x - mean) / std per column; a constant column keeps std 1 (it is only centred).
+
+    The statistics come from :func:`column_stats` (no overflow, no false constants), the
+    same in ``glassnet train`` and the estimators.
+    """
 
     mean: np.ndarray
     std: np.ndarray
 
     @classmethod
-    def fit(cls, X: np.ndarray) -> "Standardizer":
-        X = np.asarray(X, dtype=np.float64)
-        mean = X.mean(axis=0)
-        std = X.std(axis=0)
-        std[~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
-        return cls(mean, std)
+    def fit(cls, X: np.ndarray, names: Sequence[str] | None = None) -> "Standardizer":
+        return cls(*column_stats(X, names=names))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        return (np.asarray(X, dtype=np.float64) - self.mean) / self.std
+        X = np.asarray(X, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = (X - self.mean) / self.std
+        if not np.isfinite(out).all():
+            # x - mean overflowed (values near +-1e308 on both sides): scale before
+            # subtracting; rows whose inputs were already inf or NaN stay so
+            with np.errstate(over="ignore", invalid="ignore"):
+                safe = X / self.std - self.mean / self.std
+            out = np.where(np.isfinite(out), out, safe)
+        return out
 
     def inverse(self, Z: np.ndarray) -> np.ndarray:
         return np.asarray(Z) * self.std + self.mean

@@ -66,6 +66,7 @@ class Moments:
 
     def __init__(self):
         self.count, self.mean, self.m2, self.scale = 0, None, None, None
+        self.low = self.high = None      # per column: constant only when low == high
 
     def add(self, part) -> None:
         part = np.asarray(part, dtype=np.float64)
@@ -76,6 +77,9 @@ class Moments:
             self.scale = np.exp2(np.floor(np.log2(np.where(biggest > 0, biggest, 1.0))))
             self.mean = np.zeros(part.shape[1])
             self.m2 = np.zeros(part.shape[1])
+        low, high = part.min(axis=0), part.max(axis=0)
+        self.low = low if self.low is None else np.minimum(self.low, low)
+        self.high = high if self.high is None else np.maximum(self.high, high)
         part = part / self.scale
         nb = part.shape[0]
         mb = part.mean(axis=0)
@@ -107,20 +111,35 @@ def moments(X, rows: np.ndarray | None = None, block: int = BLOCK_ROWS):
     >>> bool(np.allclose(mean, X.mean(0)) and np.allclose(std, X.std(0)))
     True
     """
+    return _accumulate(X, rows, block).result()
+
+
+def _accumulate(X, rows, block: int = BLOCK_ROWS) -> Moments:
     n_rows = X.shape[0] if rows is None else rows.size
     acc = Moments()
     for start in range(0, n_rows, block):
         acc.add(X[start:start + block] if rows is None else X[rows[start:start + block]])
-    return acc.result()
+    return acc
 
 
-def standardizer(X, rows, standardize: bool) -> D.Standardizer:
-    """The scaling of the training rows (a constant column keeps std 1: it is only centred)."""
+def standardizer(X, rows, standardize: bool, names=None) -> D.Standardizer:
+    """The scaling of the training rows.  As :func:`glassnet.data.column_stats`: a column is
+    constant (std 1: only centred) only when all its values are equal, and a varying column
+    whose std float64 cannot hold (below 5e-324) is refused by name."""
     d = X.shape[1]
     if not standardize:
         return D.Standardizer(np.zeros(d), np.ones(d))
-    mean, std = moments(X, rows)
-    std[~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
+    acc = _accumulate(X, rows)
+    mean, std = acc.result()
+    constant = acc.low == acc.high
+    std[constant] = 1.0
+    bad = np.flatnonzero(~(std > 0))
+    if bad.size:
+        shown = (D.quote_names([names[c] for c in bad[:5]]) if names is not None
+                 else str(bad[:5].tolist()))
+        raise GlassnetError(f"the column(s) {shown} cannot be standardised in float64: their "
+                            "values vary by less than it can tell apart. Rescale them before "
+                            "training.")
     return D.Standardizer(mean, std)
 
 
@@ -296,7 +315,7 @@ def _load(table, target, features, task, validation, seed, standardize, dtype, c
         train_rows, val_rows = D.holdout_split(
             raw.shape[0], validation, seed,
             labels=t.y if t.task == "classification" else None)
-        scaler = standardizer(raw, train_rows, standardize)
+        scaler = standardizer(raw, train_rows, standardize, list(features))
         arrays = {}
         for split, rows in (("train", train_rows), ("val", val_rows)):
             shape = (rows.size, raw.shape[1])

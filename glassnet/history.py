@@ -5,12 +5,62 @@ seed-style ``fit``), so either loop can import them; ``glassnet.training`` re-ex
 """
 from __future__ import annotations
 
+import math
+import sys
+
+import numpy as np
+
 from . import metrics as _metrics
 from ._validation import GlassnetError
 
 
+# --- when a run has diverged ----------------------------------------------------------------
+# A learning rate of 1e3 took a classifier's loss to 7e39 and its weights to 3.5e32 in one
+# epoch, all finite.  Healthy training never multiplies its loss by a million (the loss of a
+# fresh network is the worst a sane run sees, give or take a few), nor its weights by a
+# hundred million; the floors keep a run that starts near zero loss (a resumed, well-fitted
+# model) or near zero weights from being judged against a tiny baseline.
+
+#: a batch loss above LOSS_GROWTH_LIMIT * max(the run's first batch loss, LOSS_FLOOR) diverged
+LOSS_GROWTH_LIMIT = 1e6
+LOSS_FLOOR = 1.0
+#: a weight above WEIGHT_GROWTH_LIMIT * max(the largest |weight| at the start, WEIGHT_FLOOR)
+#: at the end of an epoch diverged
+WEIGHT_GROWTH_LIMIT = 1e8
+WEIGHT_FLOOR = 1.0
+
+
+def _largest(params: np.ndarray) -> float:
+    """max |params| without a temporary array; NaN when any parameter is NaN."""
+    return max(float(params.max()), -float(params.min())) if params.size else 0.0
+
+
+#: the limit before the first batch has set one: every finite loss passes, inf and NaN fail
+NO_LIMIT = sys.float_info.max
+
+
+def _loss_limit(first: float) -> float:
+    return min(LOSS_GROWTH_LIMIT * max(first, LOSS_FLOOR), NO_LIMIT)
+
+
+def _weight_limit(params: np.ndarray) -> float:
+    start = _largest(params)
+    return min(WEIGHT_GROWTH_LIMIT * max(start, WEIGHT_FLOOR), NO_LIMIT) \
+        if math.isfinite(start) else NO_LIMIT
+
+
+def _explosion(value: float, limit: float, growth: float, what: str) -> str:
+    """'became nan' for a non-finite value; for a finite one, how far past its limit."""
+    if not math.isfinite(value):
+        return f"{what} became {value}" if "loss" in what else "a weight became non-finite"
+    return (f"{what} reached {value:.3g}, more than {growth:.0e} times its starting level "
+            f"({limit / growth:.3g}): the run was blowing up, though still finite")
+
+
+
 class DivergenceError(GlassnetError):
-    """Training stopped because the loss or the weights became NaN or infinite.
+    """Training stopped because the loss or the weights became NaN or infinite, or exploded
+    past :data:`LOSS_GROWTH_LIMIT` / :data:`WEIGHT_GROWTH_LIMIT` while still finite.
 
     Attributes: ``epoch`` and ``batch`` (0-based) where it was detected, ``history`` (the
     epochs finished before), ``learning_rate``, ``value`` (the offending loss) and

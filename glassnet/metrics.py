@@ -325,7 +325,7 @@ def evaluate(net, X, y, sample_weight=None, metrics=None) -> dict:
     if not (np.isfinite(loss) and np.all(np.isfinite(a))):
         # inputs or weights so large that the output overflows: an error, never a NaN loss
         raise net.overflow_error("output" if not np.all(np.isfinite(a)) else "loss",
-                            a if not np.all(np.isfinite(a)) else per, X)
+                                 a if not np.all(np.isfinite(a)) else per, X)
     out = {"loss": loss}
     if metrics is None:
         metrics = ["accuracy"] if net.is_classifier else ["mse", "r2"]

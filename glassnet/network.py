@@ -22,7 +22,7 @@ from . import initializers as _init
 from . import losses as _losses
 from . import metrics as _metrics
 from ._validation import (GlassnetError, _first_bad_rows, as_float_array, check_dtype, check_int,
-                          warn)
+                          echo, warn)
 
 Array = np.ndarray
 
@@ -611,7 +611,8 @@ class Network:
         # which is most of the cost of a step on small layers
         n = x.shape[0]
         ws = self._workspaces.get(n) or self._workspace(n)
-        W, B, acts, gW, gB = self._weights, self._biases, self.activations, self._grad_w, self._grad_b
+        W, B, acts = self._weights, self._biases, self.activations
+        gW, gB = self._grad_w, self._grad_b
         zs, As, deltas = ws.z, ws.a, ws.delta
         last = len(W) - 1
         a = x
@@ -678,8 +679,10 @@ class Network:
         on the weights (``batch_n``: the batch's size or sample-weight sum), then
         ``optimizer.update`` turns ``grads`` into the step and ``params += grads``.  Plain
         SGD folds ``-learning_rate`` into the backward pass instead (``Optimizer.linear``).
-        When the loss is not finite nothing is applied: the caller decides what follows.
-        Afterwards ``grads`` holds the step that was taken.
+        When the loss is not finite nothing is applied: the caller decides what follows
+        (fit runs its steps under ``np.errstate(over="ignore", invalid="ignore")`` and
+        checks the loss, which is cheaper than an errstate per step).  Afterwards ``grads``
+        holds the step that was taken.
         """
         linear = optimizer.linear
         if linear is None:
@@ -704,7 +707,10 @@ class Network:
             fused = self._kernels.fused_update(optimizer, state)
             if fused is not None:
                 return loss, fused(self.grads, state, self.params)
-        state = optimizer.update(self.grads, state, self.params) if linear is None else following
+        if linear is None:
+            state = optimizer.update(self.grads, state, self.params)
+        else:
+            state = following
         self.params += self.grads
         return loss, state
 
@@ -815,11 +821,12 @@ def _zeros_pair(n: int, dtype, sizes):
         if memory is not None and need > memory:
             raise MemoryError
         params = np.zeros(n, dtype)
-        return params, np.zeros_like(params)
+        # np.zeros, not zeros_like: calloc'd pages cost no memory until training writes them
+        return params, np.zeros(n, dtype)
     except (MemoryError, ValueError):
-        raise GlassnetError(f"layer_sizes {sizes} needs {n:,} parameters ({need / 2 ** 30:.3g} "
-                            f"GiB with their gradients in {dtype.name}), more than this "
-                            "machine's memory.") from None
+        raise GlassnetError(f"layer_sizes {echo(sizes)} needs {n:,} parameters "
+                            f"({need / 2 ** 30:.3g} GiB with their gradients in {dtype.name}), "
+                            "more than this machine's memory.") from None
 
 
 def _layout(shapes, n_w: int) -> ParameterLayout:
@@ -858,9 +865,10 @@ def _check_sizes(layer_sizes, name: str = "layer_sizes") -> list:
         sizes = list(layer_sizes)
     except TypeError:
         raise GlassnetError(f"{name} must be a list of layer widths such as [64, 32, 10]; "
-                            f"got {layer_sizes!r}.") from None
+                            f"got {echo(layer_sizes)}.") from None
     if len(sizes) < 2:
-        raise GlassnetError(f"{name} needs at least an input and an output size; got {sizes}.")
+        raise GlassnetError(f"{name} needs at least an input and an output size; got "
+                            f"{echo(sizes)}.")
     for i, s in enumerate(sizes):
         check_int(f"{name}[{i}]", s, minimum=1)
     return [int(s) for s in sizes]

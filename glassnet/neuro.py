@@ -18,7 +18,8 @@ import numpy as np
 from ._validation import (GlassnetError, UnscaledInputWarning, check_float, check_int,
                           input_scale_message, warn)
 from .network import Network, ParamList, _check_sizes
-from .history import DivergenceError, History
+from .history import (LOSS_GROWTH_LIMIT, NO_LIMIT, WEIGHT_GROWTH_LIMIT, DivergenceError,
+                      History, _explosion, _largest, _loss_limit, _weight_limit)
 
 
 class Neuro(Network):
@@ -120,6 +121,9 @@ class Neuro(Network):
         history = History()
         snapshot = np.empty_like(self.params)
         n_batches = -(-n // batch_size)
+        # divergence, the same rule as fit's: NaN, inf, or a finite explosion
+        loss_limit, weight_limit = NO_LIMIT, _weight_limit(self.params)
+        baseline = False                      # the first batch's loss sets loss_limit
         # overflow is detected below (non-finite loss or weights), not warned about
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for epoch in range(epochs):
@@ -130,25 +134,32 @@ class Neuro(Network):
                 for batch, start in enumerate(range(0, n, batch_size)):
                     xb, yb = X_epoch[start:start + batch_size], Y_epoch[start:start + batch_size]
                     loss = self.compute_gradients(xb, yb)          # grads = x^T error / len(batch)
-                    if not np.isfinite(loss):
-                        self._diverged(snapshot, history, epoch, epochs, batch, n_batches)
+                    if not loss <= loss_limit:
+                        self._diverged(snapshot, history, epoch, epochs, batch, n_batches,
+                                       _explosion(loss, loss_limit, LOSS_GROWTH_LIMIT,
+                                                  "the loss"))
+                    if not baseline:
+                        loss_limit, baseline = _loss_limit(loss), True
                     total += loss * xb.shape[0]
                     if not quiet:
                         out = self._workspace(xb.shape[0]).a[-1]
                         print("loss = ", np.linalg.norm(out - yb))
                     self.params -= self.learning_rate * self.grads
-                if not np.all(np.isfinite(self.params)):
-                    self._diverged(snapshot, history, epoch, epochs, n_batches - 1, n_batches)
+                biggest = _largest(self.params)
+                if not biggest <= weight_limit:
+                    self._diverged(snapshot, history, epoch, epochs, n_batches - 1, n_batches,
+                                   _explosion(biggest, weight_limit, WEIGHT_GROWTH_LIMIT,
+                                              "the largest weight"))
                 history.record(epoch, loss=total / n)
         return history
 
-    def _diverged(self, snapshot, history, epoch, epochs, batch, n_batches):
+    def _diverged(self, snapshot, history, epoch, epochs, batch, n_batches, what):
         """Put back the epoch's starting weights and say where training diverged."""
         np.copyto(self.params, snapshot)
         lr = self.learning_rate
         raise DivergenceError(
             f"Training diverged at epoch {epoch + 1}/{epochs}, batch {batch + 1}/{n_batches}: "
-            "the loss or the weights became non-finite. The weights were restored to those at "
+            f"{what}. The weights were restored to those at "
             f"the start of epoch {epoch + 1} (all finite). The learning rate was {lr:.4g}; a "
             f"rate that is too high is the usual cause: try {lr / 10:.4g} (divided by 10).",
             epoch=epoch, batch=batch, history=history, learning_rate=lr)

@@ -59,6 +59,7 @@ from . import schedules as _sched
 from . import training as _training
 from .doctor import DoctorInputs, explain_divergence
 from .doctor.probe import column_names
+from .data import Standardizer, column_stats
 from ._validation import GlassnetError, check_bool, check_choice, check_float, check_int, warn
 from .callbacks import EarlyStopping, ReduceLROnPlateau
 from .network import Network
@@ -277,26 +278,17 @@ class _GlassMLP(BaseEstimator):
     def _scale(self, X, dtype) -> np.ndarray:
         if self.mean_ is None:
             return np.asarray(X, dtype=dtype)
-        out = np.subtract(X, self.mean_, dtype=np.float64)
-        out /= self.scale_
-        return out.astype(dtype, copy=False)
+        return Standardizer(self.mean_, self.scale_).transform(X).astype(dtype, copy=False)
 
     def _fit_scaler(self, X, sw) -> None:
         if not self.standardize:
             self.mean_ = self.scale_ = None
             return
-        w = None if sw is None else np.asarray(sw, dtype=np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):   # checked just below
-            mean = np.average(X, axis=0, weights=w)
-            var = np.average((X - mean) ** 2, axis=0, weights=w)
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
-            bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(var)))[:5].tolist()
-            raise GlassnetError(f"X has values too large to standardize (columns {bad}, up to "
-                                f"{np.max(np.abs(X)):.3g}); rescale X or pass "
-                                "standardize=False.")
-        scale = np.sqrt(var)
-        scale[~(scale > 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0))] = 1.0
-        self.mean_, self.scale_ = mean, scale
+        # the statistics glassnet train uses: no overflow, constant only when constant
+        try:
+            self.mean_, self.scale_ = column_stats(X, sw)
+        except GlassnetError as exc:
+            raise GlassnetError(f"X: {exc} Or pass standardize=False.") from None
 
     def _fit(self, X, y, sample_weight, incremental: bool, classes=None):
         params = self._check_params()

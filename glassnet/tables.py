@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ._validation import GlassnetError
-from .data import _header, quote_names
+from .data import _header, check_sep, quote_names
 from .io import atomic_write
 
 #: rows per chunk when the caller does not say (about 20 MB of float64 for 100 columns)
@@ -59,6 +59,7 @@ class Table:
     """A CSV or Parquet file opened for chunked reading; see :func:`open_table`."""
 
     def __init__(self, path, *, sep: str = ",", what: str = "data file"):
+        sep = check_sep(sep)
         self.path = Path(os.fspath(path))
         self.sep = sep
         self.what = what
@@ -172,7 +173,7 @@ class TableWriter:
         self.stdout = path is None or str(path) == "-"
         self.path = None if self.stdout else Path(os.fspath(path))
         self.format = "csv" if self.stdout else table_format(self.path)
-        self.sep = sep
+        self.sep = check_sep(sep)
         self.rows = 0
         self._stack = contextlib.ExitStack()
         self._file = None

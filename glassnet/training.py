@@ -17,8 +17,10 @@ Every setting of a run is a field of the frozen :class:`FitSettings`, whose defa
 
 What can go wrong is handled here, so the user's work is never lost:
 
-* **Divergence** - when the loss or a weight becomes NaN or infinite, training stops, the
-  weights from the start of that epoch (the last known finite ones) are put back, and a
+* **Divergence** - when the loss or a weight becomes NaN or infinite, or, still finite,
+  explodes (a batch loss :data:`LOSS_GROWTH_LIMIT` times the run's first, weights
+  :data:`WEIGHT_GROWTH_LIMIT` times their starting size), training stops, the weights from
+  the start of that epoch (the last sane ones) are put back, and a
   :class:`DivergenceError` says where it happened and what to change.
 * **Ctrl-C** - stops cleanly after the current batch, keeps the trained weights and
   returns the History with ``history.interrupted = True`` (a second Ctrl-C aborts at once).
@@ -56,6 +58,9 @@ from ._validation import (GlassnetError, UnscaledInputWarning, check_bool, check
                           input_scale_message, warn)
 from .callbacks import Callback, EarlyStopping, TrainingContext, overrides
 from .history import DivergenceError, History, _rebuild_divergence  # noqa: F401 (re-exported)
+from .history import (LOSS_FLOOR, LOSS_GROWTH_LIMIT, NO_LIMIT,  # noqa: F401 (re-exported)
+                      WEIGHT_FLOOR, WEIGHT_GROWTH_LIMIT, _explosion, _largest, _loss_limit,
+                      _weight_limit)
 from .network import Network
 
 
@@ -324,6 +329,9 @@ class _Run:
     explain_divergence: Any
     position: Position = field(default_factory=Position)
     snapshot: Any = None         # the weights at the start of the epoch (finite ones)
+    loss_limit: float = NO_LIMIT     # divergence past these, though finite (LOSS_GROWTH_LIMIT)
+    weight_limit: float = NO_LIMIT
+    loss_baseline: bool = False      # the first batch has set loss_limit
     bounds: list = field(default_factory=list)    # (start, stop) rows of each batch
 
 
@@ -615,6 +623,7 @@ def _begin_run(net, run: _Run, hooks: _Hooks) -> None:
         # with the init's own settings (lsuv's margin, max_passes); nothing for other inits
         X = run.batches.X
         net.initialize_on_data(X[:min(X.shape[0], max(run.batch_size, 256))])
+    run.weight_limit = _weight_limit(net.params)     # the loss limit: from the first batch
     if net._kernels is not None:       # the Numba backend: compile or load, said once
         seconds = net._kernels.prepare()
         if seconds and run.progress is not None and hasattr(run.progress, "note"):
@@ -653,6 +662,7 @@ def _run_batches(net, run: _Run, hooks: _Hooks) -> bool:
     batch_begin, batch_end = hooks.batch_begin, hooks.batch_end
     n_batches, bounds = ctx.n_batches, run.bounds
     state, step, total, batch = run.state, pos.step, pos.total, pos.batch
+    limit, baseline = run.loss_limit, run.loss_baseline
     finished = True
     try:
         for batch in range(pos.batch, n_batches):
@@ -661,13 +671,17 @@ def _run_batches(net, run: _Run, hooks: _Hooks) -> bool:
                 ctx.batch, ctx.step = batch, step
                 for hook in batch_begin:
                     hook(ctx, {"batch": batch})
-            if whole is not None:
+            if whole is not None:      # applies the step even past the limit: restored below
                 loss, state = whole(index, start, stop, state)
             else:
                 xb, yb, wb = batches.batch(index, start, stop)
                 loss, state = train_step(xb, yb, wb, opt, state, alpha)
-            if not math.isfinite(loss):
-                _diverged(net, run, pos.epoch, batch, loss, "the loss")
+            if not loss <= limit:                      # NaN compares false too
+                _diverged(net, run, pos.epoch, batch, loss, _explosion(
+                    loss, limit, LOSS_GROWTH_LIMIT, "the loss"))
+            if not baseline:                           # the run's first batch sets it
+                limit, baseline = _loss_limit(loss), True
+                run.loss_limit, run.loss_baseline = limit, baseline
             total += loss * (stop - start)
             step += 1
             if batch_end:
@@ -689,8 +703,10 @@ def _end_epoch(net, run: _Run, hooks: _Hooks) -> bool:
     the run stops here."""
     ctx, pos = run.ctx, run.position
     epoch = pos.epoch
-    if not np.isfinite(net.params).all():
-        _diverged(net, run, epoch, ctx.n_batches - 1, math.nan, "a weight")
+    biggest = _largest(net.params)
+    if not biggest <= run.weight_limit:
+        _diverged(net, run, epoch, ctx.n_batches - 1, biggest, _explosion(
+            biggest, run.weight_limit, WEIGHT_GROWTH_LIMIT, "the largest weight"))
     logs = _epoch_logs(net, run, pos.total / run.batches.m)
     ctx.history.record(epoch, **logs)
     for hook in hooks.epoch_end:
@@ -793,11 +809,18 @@ def _write_checkpoint(net, run: _Run, position: Position) -> None:
 def _check_compatible(loaded, meta: dict, path) -> None:
     old = loaded.meta
     where = repr(str(path))
+    for key in ("data", "validation"):
+        if not _ckpt.same_data(old.get(key), meta.get(key)):
+            what = "training data" if key == "data" else "validation_data"
+            raise GlassnetError(
+                f"checkpoint {where} was written by a different run: its {what} holds other "
+                "values (the SHA-256 fingerprints differ, whatever the shapes and sums), so "
+                "resuming would mix two runs. Pass the data it was trained on, resume=False "
+                "to start over (the file will be overwritten), or another checkpoint path.")
     for key, what in (("layer_sizes", "network layer sizes"), ("dtype", "dtype"),
                       ("loss", "loss"), ("optimizer", "optimizer"),
                       ("batch_size", "batch_size"), ("shuffle", "shuffle"), ("alpha", "alpha"),
-                      ("validation_split", "validation_split"), ("data", "training data"),
-                      ("validation", "validation_data")):
+                      ("validation_split", "validation_split")):
         if old.get(key) != meta.get(key):
             raise GlassnetError(
                 f"checkpoint {where} was written by a different run: its {what} is "
@@ -885,16 +908,16 @@ def _jsonable(value):
 
 
 # --- divergence ---------------------------------------------------------------------------------
-
 def _diverged(net, run: _Run, epoch: int, batch: int, value: float, what: str):
-    """Put back the epoch's starting weights and raise a DivergenceError that says why."""
+    """Put back the epoch's starting weights and raise a DivergenceError that says why
+    (``what``: 'the loss became nan', 'the loss reached 7e+39, more than ...')."""
     np.copyto(net.params, run.snapshot)
     net.training_state = None            # the optimizer's moments saw the bad gradients
     ctx = run.ctx
     lr = _opt.current_learning_rate(run.opt, ctx.state)
     n_done = len(ctx.history)
     lines = [f"Training diverged at epoch {epoch + 1}/{ctx.epochs}, batch {batch + 1}/"
-             f"{ctx.n_batches}: {what} became {value if what == 'the loss' else 'non-finite'}.",
+             f"{ctx.n_batches}: {what}.",
              f"The network's weights were restored to those at the start of epoch {epoch + 1} "
              f"(all finite); the history holds the {n_done} finished epoch"
              f"{'' if n_done == 1 else 's'}."]

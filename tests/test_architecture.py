@@ -31,7 +31,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "glassnet"
 #: glassnet's layers, bottom first: a module may import from its own layer and those below.
 #: A module is named by its first component under glassnet/ (``doctor`` is the package).
 LAYERS = [
-    ("base", {"_validation", "_version", "_registry"}),
+    ("base", {"_validation", "_version", "_registry", "_schema"}),
     ("maths", {"activations", "losses", "initializers", "schedules", "optimizers", "metrics"}),
     ("network", {"network", "backend", "_numba"}),
     ("training loop, doctor, files", {"callbacks", "progress", "history", "training", "neuro",
@@ -268,6 +268,18 @@ def test_the_training_loop_does_not_reach_the_doctor_or_the_edges():
                 todo.append(nxt)
     assert not {m for m in reached if m.startswith(("glassnet.doctor", "glassnet.sklearn",
                                                     "glassnet.cli", "glassnet.study"))}
+
+
+def test_docs_architecture_lists_the_same_layers():
+    """docs/architecture.md's table of layers is this file's LAYERS, module for module."""
+    import re
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| ")][1:len(LAYERS) + 1]
+    assert [row.split("|")[1].strip() for row in rows] == [name for name, _ in LAYERS]
+    for row, (name, members) in zip(rows, LAYERS):
+        listed = {m.removeprefix("glassnet/").removesuffix(".py").rstrip("/")
+                  for m in re.findall(r"`([\w/.]+(?:\.py|/))`", row.split("|")[2])}
+        assert listed == members, (name, listed ^ members)
 
 
 # --- the checker can fail ---------------------------------------------------------------------

@@ -191,7 +191,7 @@ def test_a_write_that_dies_leaves_the_previous_checkpoint(tmp_path, monkeypatch)
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "savez", dying_savez)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(gn.GlassnetError, match="disk full"):
         gn.Network([4, 12, 3], seed=2).fit(X, y, checkpoint=path, resume=False,
                                            **dict(FIT, epochs=2))
     assert path.read_bytes() == before

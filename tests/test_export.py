@@ -192,6 +192,21 @@ def test_other_opsets(opset, real):
     assert_same(run(session(net, opset=opset), X), reference(net, X), "float64")
 
 
+@pytest.mark.parametrize("scaled", [True, False])
+def test_float64_input_for_a_float32_network(real, scaled):
+    """input_dtype='float64': raw float64 rows go in, standardization happens before the
+    rounding to float32, so the graph sees exactly what predict sees on float64 data."""
+    X = real["breast_cancer"]
+    net = make_net("tanh", "softmax", "float32", X.shape[1], X if scaled else None)
+    model = build_onnx(net, input_dtype="float64")
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for batch in (X[:1], X):
+        assert_same(run(sess, batch), reference(net, batch), "float32")
+    with pytest.raises(GlassnetError, match="input_dtype must be 'float32' or 'float64'"):
+        build_onnx(net, input_dtype="int8")
+
+
 def test_label_types_int_float_bool_and_strings():
     net = glassnet.Network([4, 6, 3], activation="tanh", seed=0)
     X = np.random.default_rng(0).normal(size=(200, 4))
@@ -276,6 +291,8 @@ def test_to_onnx_refuses_bad_input_clearly(tmp_path):
         to_onnx(GlassClassifier(), tmp_path / "x.onnx")
     with pytest.raises(GlassnetError, match="opset must be an integer from 13"):
         to_onnx(net, tmp_path / "x.onnx", opset=7)
+    with pytest.raises(GlassnetError, match="path must be the ONNX file's path .* got int"):
+        to_onnx(net, 3)
     with pytest.raises(GlassnetError, match="folder .* does not exist"):
         to_onnx(net, tmp_path / "missing" / "x.onnx")
     net.metadata["classes"] = ["only one"]
@@ -538,6 +555,8 @@ def test_cli_export_bad_input(trained, tmp_path, capsys):
     _one_line_error(capsys, main("export", tmp_path / "missing.glassnet"), "no such file")
     _one_line_error(capsys, main("export", model, "--to", "torch", "--opset", "13", "-o",
                                  tmp_path / "x.pt"), "--opset")
+    _one_line_error(capsys, main("export", model, "--input-dtype", "float16", "-o",
+                                 tmp_path / "x.onnx"), "--input-dtype", "'float16'")
     assert not (tmp_path / "x.pt").exists()
 
 

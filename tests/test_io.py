@@ -205,7 +205,7 @@ def test_failed_save_leaves_previous_file_intact(tmp_path, monkeypatch):
 
     monkeypatch.setattr(gio, "_write_arrays", explode)
     net.weights[0][...] = 0.0
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(gio.WriteError, match="disk full"):
         net.save(path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.glassnet"]   # no temp left

@@ -516,6 +516,70 @@ def test_cross_entropy_refuses_target_rows_that_are_not_distributions():
     assert np.isfinite(grads.loss)
 
 
+# --- the maths core's public surface ------------------------------------------------------------
+
+def test_trace_with_targets_is_the_backward_pass_and_leaves_the_network_alone():
+    rng = np.random.default_rng(3)
+    net = Network([5, 7, 6, 3], activation=["tanh", "relu"], seed=2)
+    X, y, w = rng.normal(size=(9, 5)), rng.integers(0, 3, 9), rng.uniform(0.5, 2, 9)
+    net.compute_gradients(*net.check_data(X[:4], y[:4]))          # something in the buffers
+    grads_before, params_before = net.grads.copy(), net.params.copy()
+    t = net.trace(X, y, sample_weight=w)
+    np.testing.assert_array_equal(net.grads, grads_before)       # untouched
+    np.testing.assert_array_equal(net.params, params_before)
+    g = net.backward(X, y, sample_weight=w)
+    assert t.loss == g.loss
+    for l in range(3):
+        np.testing.assert_array_equal(t.grad_w[l], g.weights[l])
+        np.testing.assert_array_equal(t.grad_b[l], g.biases[l])
+        # dL/dW = a_below^T dL/dz, layer by layer, from the trace's own values
+        below = t.inputs if l == 0 else t.post[l - 1]
+        np.testing.assert_allclose(below.T @ t.delta[l], t.grad_w[l], rtol=1e-12, atol=1e-15)
+    # the forward values are those of trace(X) and forward(X)
+    plain = net.trace(X)
+    for a, b in zip(t.post, plain.post):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_array_equal(plain.post[-1], net.forward(X))
+    assert plain.delta is None and plain.loss is None
+
+
+def test_train_step_is_the_step_fit_takes():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
+    for name in ("sgd", "adam"):
+        a, b = Network([4, 6, 3], seed=1), Network([4, 6, 3], seed=1)
+        history = a.fit(X, y, epochs=1, batch_size=40, shuffle=False, optimizer=name,
+                        alpha=0.1)
+        opt = glassnet.optimizers.get(name)
+        x, Y, sw = b.check_data(X, y)
+        loss, state = b.train_step(x, Y, sw, opt, opt.init(b.params), alpha=0.1)
+        np.testing.assert_array_equal(a.params, b.params)
+        assert history.loss == [pytest.approx(loss, rel=1e-15)]
+
+
+def test_a_non_finite_loss_applies_no_step():
+    net = Network([2, 3, 1], loss="squared_error", seed=0)
+    opt = glassnet.optimizers.get("adam")
+    x, Y, _ = net.check_data([[1.0, 2.0]], [0.5])
+    before = net.params.copy()
+    state = opt.init(net.params)
+    net.weights[1] = np.full((3, 1), 1e300)
+    kept = net.params.copy()
+    with np.errstate(over="ignore", invalid="ignore"):   # as fit runs it
+        loss, after = net.train_step(x, Y, None, opt, state)
+    assert not np.isfinite(loss) and after is state
+    np.testing.assert_array_equal(net.params, kept)
+    assert not np.array_equal(before, kept)
+
+
+def test_layout_names_each_layers_slice_of_the_flat_buffers():
+    net = Network([4, 5, 3], seed=0)
+    for l in range(net.n_layers):
+        np.testing.assert_array_equal(net.params[net.layout.weights[l]], net.weights[l].ravel())
+        np.testing.assert_array_equal(net.params[net.layout.biases[l]], net.biases[l])
+    assert net.layout.weights[0] == slice(0, 20) and net.layout.biases[-1] == slice(40, 43)
+
+
 def test_real_valued_targets_on_one_output_say_how_to_do_regression():
     from sklearn.datasets import load_diabetes
     X, y = load_diabetes(return_X_y=True)

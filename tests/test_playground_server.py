@@ -435,6 +435,26 @@ def test_the_python_shown_trains_the_same_network(cfg):
         assert np.array_equal(w_page, w_code)                    # bit for bit
 
 
+def test_the_python_shown_replays_changes_made_while_training():
+    s = Session(Config(optimizer="momentum", seed=2))
+    s.train(3)
+    s.apply({"learning_rate": 0.1})
+    s.train(2)
+    s.apply({"optimizer": "adam", "batch_size": 25})
+    s.apply({"batch_size": 20})                 # changed twice before training: one stretch
+    s.train(2)
+    s.apply({"l2": 0.01, "grid": 20})           # the grid is drawing only
+    s.train(1)
+    code = s.python_code()
+    assert "# at epoch 3 the page set learning_rate=0.1" in code
+    assert "# at epoch 5 the page set optimizer=adam, batch_size=20" in code
+    assert "# at epoch 7 the page set l2=0.01" in code and "grid" not in code
+    scope = {}
+    exec(compile(code, "<playground code>", "exec"), scope)
+    for w_page, w_code in zip(s.net.weights, scope["net"].weights):
+        assert np.array_equal(w_page, w_code)                    # bit for bit
+
+
 def test_the_code_button_gets_the_code_for_the_epoch_reached(client):
     with page(client) as ws:
         p = Page(ws)

@@ -3,6 +3,7 @@ callbacks, partial_fit, Ctrl-C, divergence, progress output, float32, sample wei
 from __future__ import annotations
 
 import doctest
+import math
 import inspect
 import io
 import os
@@ -354,7 +355,11 @@ def test_second_ctrl_c_aborts_at_once(iris, ctrl_c):
 
 # --- divergence -----------------------------------------------------------------------------------
 
-def test_divergence_restores_finite_weights_and_explains():
+def test_divergence_restores_finite_weights_and_explains(monkeypatch):
+    # the NaN/inf rule alone: the finite limits (LOSS_GROWTH_LIMIT, WEIGHT_GROWTH_LIMIT)
+    # would stop this run earlier, as the test below shows
+    monkeypatch.setattr(gn.history, "LOSS_GROWTH_LIMIT", math.inf)
+    monkeypatch.setattr(gn.history, "WEIGHT_GROWTH_LIMIT", math.inf)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, 3))
     y = X @ np.array([1.0, 2.0, 3.0])
@@ -375,6 +380,30 @@ def test_divergence_restores_finite_weights_and_explains():
     assert "epoch 13/50, batch 4/10: the loss became inf" in message
     assert "learning rate was 5" in message and "try 0.5 (divided by 10)" in message
     assert err.learning_rate == 5.0 and net._training is None
+
+
+def test_a_finite_explosion_stops_the_same_run_earlier():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = X @ np.array([1.0, 2.0, 3.0])
+    net = gn.Network([3, 8, 1], activation="tanh", loss="squared_error", seed=0)
+    start = net.params.copy()
+    with pytest.raises(gn.DivergenceError, match="blowing up, though still finite") as info:
+        net.fit(X, y, epochs=50, learning_rate=5.0, batch_size=10)
+    err = info.value
+    assert err.epoch < 12 and math.isfinite(err.value) and err.value > 1e6
+    if err.epoch == 0:
+        np.testing.assert_array_equal(net.params, start)
+
+
+def test_an_infinite_first_loss_is_divergence():
+    X = np.ones((4, 2)) * 1e200
+    net = gn.Network([2, 3, 1], output="identity", loss="squared_error", seed=0)
+    with pytest.raises(gn.DivergenceError, match="batch 1/1: the loss became inf"), \
+            warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", gn.UnscaledInputWarning)
+        net.fit(X, np.ones(4) * 1e300, epochs=1, batch_size=4)
+    assert np.isfinite(net.params).all()
 
 
 def test_divergence_of_a_weight_is_caught_at_the_end_of_the_epoch(iris):
@@ -623,7 +652,8 @@ def test_the_divergence_explainer_is_a_hook_the_caller_gives():
         net.fit(X, y, epochs=50, learning_rate=5.0, batch_size=10)
     assert isinstance(full.value.diagnosis, gn.doctor.Report)
     assert str(full.value).startswith(str(bare.value))
-    assert "glassnet.doctor: divergence" in str(full.value)
+    # the run now stops at a finite explosion, before NaN: the doctor names the cause
+    assert "glassnet.doctor: learning_rate_too_high" in str(full.value)
     net = gn.Network([3, 8, 1], activation="tanh", loss="squared_error", seed=0)
     with pytest.raises(gn.DivergenceError) as function:      # glassnet.fit is net.fit
         gn.fit(net, X, y, epochs=50, learning_rate=5.0, batch_size=10)

@@ -21,7 +21,7 @@ from .._validation import GlassnetError
 from ..convert import from_npz
 from ..doctor import diagnose
 from ..io import METADATA_MEMBER, load
-from . import column_names
+from . import add_max_bytes_option, column_names
 
 HELP = "Diagnose why a model is not learning: the cause and the fix (exit 1 on errors)."
 
@@ -54,6 +54,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="probe learning rate (default: the model's, or the optimizer's)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the probe (default 0)")
     p.add_argument("--sep", default=",", help="CSV field separator (default ',')")
+    add_max_bytes_option(p)
 
 
 def _is_model_file(path: str) -> bool:
@@ -72,13 +73,15 @@ def load_model(args):
 
     if not os.path.exists(args.model):
         raise GlassnetError(f"model file {args.model!r} does not exist.")
+    if not os.path.isfile(args.model):       # a folder, a device, a pipe: load says why
+        load(args.model, max_bytes=args.max_model_bytes)
     if _is_model_file(args.model):
         given = [f"--{n}" for n in ("activation", "output", "loss") if getattr(args, n)]
         if given:
             raise GlassnetError(f"{' and '.join(given)} only apply to .npz weight files; "
                                 f"{args.model!r} is a glassnet model file that names its own "
                                 "activations and loss.")
-        net = load(args.model)
+        net = load(args.model, max_bytes=args.max_model_bytes)
         return net, dict(net.metadata or {})
     net = from_npz(args.model, activation=args.activation, output=args.output, loss=args.loss)
     return net, {}

@@ -40,6 +40,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                         ".pkl)")
     p.add_argument("--opset", type=int, default=None,
                    help="ONNX opset to write (default: glassnet.export.DEFAULT_OPSET)")
+    p.add_argument("--input-dtype", default=None, metavar="DTYPE",
+                   help="the ONNX input's type, float32 or float64 (default: the model's "
+                        "dtype); float64 keeps a float32 model's standardization exact")
 
 
 def run(args) -> int:
@@ -47,12 +50,16 @@ def run(args) -> int:
     if fmt not in FORMATS:
         raise GlassnetError(f"--to {args.format!r} is not a format glassnet exports; choose one "
                             f"of {', '.join(FORMATS)}.")
-    if args.opset is not None and fmt != "onnx":
-        raise GlassnetError(f"--opset applies to --to onnx only, not --to {fmt}.")
+    for flag, value in (("--opset", args.opset), ("--input-dtype", args.input_dtype)):
+        if value is not None and fmt != "onnx":
+            raise GlassnetError(f"{flag} applies to --to onnx only, not --to {fmt}.")
+    if args.input_dtype not in (None, "float32", "float64"):
+        raise GlassnetError(f"--input-dtype must be float32 or float64; got "
+                            f"{args.input_dtype!r}.")
     net = load(args.model)
     out = Path(args.output) if args.output else Path(args.model).with_suffix(FORMATS[fmt][0])
     if fmt == "onnx":
-        export.to_onnx(net, out, opset=args.opset)
+        export.to_onnx(net, out, opset=args.opset, input_dtype=args.input_dtype)
     elif fmt == "torch":
         module = export.to_torch(net)
         import torch

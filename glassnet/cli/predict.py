@@ -25,7 +25,7 @@ from ..data import label_key
 from ..dataset import features_of
 from ..io import load
 from ..progress import ReadingBar
-from . import column_names
+from . import add_max_bytes_option, column_names
 
 #: rows per chunk: about 4 MB of float64 per 20 columns, so peak memory stays small
 DEFAULT_CHUNK_ROWS = 25_000
@@ -40,7 +40,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA.csv", help="rows to predict: a CSV with the model's "
                                                     "feature columns")
     p.add_argument("--output", "-o", default=None, metavar="FILE",
-                   help="CSV file to write (default: standard output)")
+                   help="CSV file to write (default, or '-': standard output)")
     p.add_argument("--proba", action="store_true",
                    help="add one probability column per class (classifiers)")
     p.add_argument("--keep", type=column_names, default=[], metavar="A,B,...",
@@ -51,10 +51,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, metavar="N",
                    help="rows read, predicted and written at a time (default "
                         f"{DEFAULT_CHUNK_ROWS}); memory does not grow with the file")
+    add_max_bytes_option(p)
 
 
 def run(args) -> int:
-    net = load(args.model)
+    net = load(args.model, max_bytes=args.max_model_bytes)
     meta = net.metadata or {}
     where = args.data
     table = tables.open_table(args.data, sep=args.sep)
@@ -97,7 +98,7 @@ def run(args) -> int:
         name = f"predicted_{target}"
     has_target = target is not None and target in columns
     wanted = list(dict.fromkeys([*args.keep, *features, *([target] if has_target else [])]))
-    score = _Score(task)
+    score = _Score(task, classes)
     progress = _reading_progress(table, args)
     try:
         with tables.TableWriter(args.output) as out:
@@ -170,10 +171,13 @@ READING_BAR_BYTES = 20 * 2 ** 20
 class _Score:
     """Accuracy (or RMSE) of the predictions against the data's own target, chunk by chunk."""
 
-    def __init__(self, task: str):
+    def __init__(self, task: str, classes=None):
         self.task = task
         self.n = 0
         self.total = 0.0
+        self.known = {label_key(c) for c in classes or ()}
+        self.classes = list(classes or ())
+        self.unseen: dict = {}           # label the model never saw -> rows
 
     def add(self, truth, predicted) -> None:
         ok = truth.notna().to_numpy()
@@ -186,6 +190,10 @@ class _Score:
             p_keys = {v: label_key(v) for v in p.unique()}
             same = t.map(t_keys).to_numpy() == p.map(p_keys).to_numpy()
             self.total += float(np.count_nonzero(same))
+            for value, count in t.value_counts().items():
+                key = t_keys[value]
+                if key not in self.known:
+                    self.unseen[key] = self.unseen.get(key, 0) + int(count)
         else:
             try:
                 t = truth[ok].to_numpy(dtype=np.float64)
@@ -201,6 +209,11 @@ class _Score:
         if self.task == "classification":
             print(f"The data has the target column {target!r}: accuracy "
                   f"{self.total / self.n:.1%} on {self.n} rows.", file=sys.stderr)
+            if self.unseen:
+                print(f"note: {sum(self.unseen.values())} of those rows have labels the model "
+                      f"never saw in training ({D.quote_names(list(self.unseen), 5)}); the model "
+                      "cannot predict them, so they count as wrong. Its classes are "
+                      f"{D.quote_names(self.classes, 12)}.", file=sys.stderr)
         else:
             print(f"The data has the target column {target!r}: RMSE "
                   f"{np.sqrt(self.total / self.n):.4g} on {self.n} rows.", file=sys.stderr)

@@ -26,7 +26,7 @@ from .._validation import GlassnetError, UnscaledInputWarning, check_choice, inp
 from ..activations import NAMES, OUTPUT_ONLY
 from ..callbacks import Callback
 from ..doctor import explain_divergence
-from ..io import save
+from ..io import check_writable, is_stream, save
 from ..network import Network
 from ..progress import ReadingBar
 from . import column_names
@@ -210,12 +210,17 @@ def run(args) -> int:
     if out.is_dir():
         raise GlassnetError(f"--out {str(out)!r} is a folder; give a file name such as "
                             "model.glassnet.")
-    if not out.parent.is_dir():
-        raise GlassnetError(f"--out {str(out)!r}: the folder {str(out.parent)!r} does not exist.")
+    try:                     # before any training: a read-only or missing folder shows now
+        check_writable(out)
+    except GlassnetError as exc:
+        raise GlassnetError(f"--out: {exc}") from None
     console = Console(stderr=True)
     if not console.is_terminal:
         console = Console(stderr=True, width=120)
-    stdout = Console() if Console().is_terminal else Console(width=120)
+    # the model itself may go to standard output (-o /dev/stdout): the table then goes to
+    # standard error, so the two never mix
+    stdout = console if is_stream(out) else (
+        Console() if Console().is_terminal else Console(width=120))
     t0 = time.perf_counter()
 
     # --- the table, read once: in memory, or memory-mapped when it exceeds the budget ---
@@ -259,7 +264,7 @@ def run(args) -> int:
     target_scaler = None
     y_fit, yv_fit = ts.y_train, ts.y_val
     if task == "regression":
-        target_scaler = D.Standardizer.fit(ts.y_train.reshape(-1, 1))
+        target_scaler = D.Standardizer.fit(ts.y_train.reshape(-1, 1), names=[args.target])
         y_fit = target_scaler.transform(ts.y_train.reshape(-1, 1))
         yv_fit = target_scaler.transform(ts.y_val.reshape(-1, 1))
 
@@ -269,6 +274,10 @@ def run(args) -> int:
                   loss=loss, init=init, seed=args.seed, dtype=args.dtype)
     lr = (args.learning_rate if args.learning_rate is not None
           else optimizers.get(args.optimizer).config.get("learning_rate", 0.01))
+    try:                     # room on the disk for the model (its arrays, uncompressed)
+        check_writable(out, needed_bytes=net.params.nbytes + (1 << 16))
+    except GlassnetError as exc:
+        raise GlassnetError(f"--out: {exc}") from None
 
     bar = None if args.quiet else ProgressBar(args.epochs, console)
     console.print(f"[bold]glassnet train[/]: {where}: {n_rows} rows, {len(features)} features, "
@@ -315,8 +324,15 @@ def run(args) -> int:
     best = history.best_epoch if history.best_epoch is not None else -1
     kept = best + 1 if stopping and best >= 0 else len(history)     # 1-based
     watched = "validation" if n_val else "training"
-    if getattr(history, "interrupted", False):
-        console.print(f"[yellow]Interrupted after {len(history)} epochs[/]: saving the model "
+    interrupted = bool(getattr(history, "interrupted", False))
+    # the epoch Ctrl-C cut short, when the saved weights are the ones it trained
+    partial = (_partial_epoch(history, n_train, args.batch_size)
+               if interrupted and not (stopping and best >= 0) else None)
+    if interrupted:
+        done = f"{len(history)} epochs" + (
+            f" and {partial['batches']} of {partial['of']} batches of epoch {partial['epoch']}"
+            if partial else "")
+        console.print(f"[yellow]Interrupted after {done}[/]: saving the model "
                       + (f"with the best epoch's weights (epoch {kept})." if stopping
                          else "as it is now."))
     elif stopping and getattr(history, "stopped_early", False):
@@ -346,6 +362,8 @@ def run(args) -> int:
             "data": os.path.basename(args.data), "rows": int(n_rows),
             "training_rows": int(n_train), "validation_rows": int(n_val),
             "epochs": len(history), "batch_size": args.batch_size,
+            **({"interrupted": True} if interrupted else {}),
+            **({"partial_epoch": partial} if partial else {}),
             "optimizer": args.optimizer, "learning_rate": lr, "seed": args.seed,
             "seconds": round(fit_seconds, 3), "final_loss": history["loss"][-1] if len(history) else None,
             "metrics": metrics,
@@ -363,7 +381,7 @@ def run(args) -> int:
                                if history.best_epoch in history.epochs else None)},
         },
     }
-    save(net, out)
+    saved = _save_or_rescue(net, out, console)
 
     table = Table(title=f"Final metrics (epoch {kept} of {len(history)})", header_style="bold")
     table.add_column("metric")
@@ -375,9 +393,46 @@ def run(args) -> int:
     if not all(np.isfinite(v) for v in metrics["train"].values()):
         stdout.print("[red]Training diverged (non-finite loss).[/] Try a smaller "
                      "--learning-rate, or run `glassnet doctor` on the data.")
+    if saved != out:
+        return 2
     stdout.print(f"Saved model to {str(out)}  (training {fit_seconds:.1f} s, "
                  f"{time.perf_counter() - t0:.1f} s in all)")
+    if interrupted:
+        return 130           # the shell's code for "stopped by Ctrl-C", after saving
     return 0
+
+
+def _partial_epoch(history, n_rows: int, batch_size: int) -> dict | None:
+    """The epoch Ctrl-C cut short, as {'epoch', 'batches', 'of'} (None if it ended between
+    epochs): the model file then says how much of it the weights saw."""
+    stopped = getattr(history, "stopped_at", None)
+    n_batches = -(-n_rows // batch_size)
+    if not stopped:
+        return None
+    epoch, batch = stopped
+    if epoch < len(history) or batch + 1 >= n_batches:
+        return None
+    return {"epoch": int(epoch) + 1, "batches": int(batch) + 1, "of": int(n_batches)}
+
+
+def _save_or_rescue(net, out: Path, console) -> Path:
+    """Save to ``out``; if that fails now (disk full, folder gone), keep the trained network
+    in a rescue file in the temporary folder and say both things in one line each."""
+    import tempfile
+    try:
+        return save(net, out)
+    except GlassnetError as exc:
+        problem = str(exc)
+    rescue = Path(tempfile.gettempdir()) / f"glassnet-rescue-{os.getpid()}-{out.name or 'model'}"
+    try:
+        save(net, rescue)
+    except GlassnetError as exc:
+        raise GlassnetError(f"{problem} The trained network could not be kept either ({exc}); "
+                            "free some space and train again.") from None
+    console.print(f"[red]glassnet train: error:[/] {problem} The trained network was saved to "
+                  f"{str(rescue)} instead; move it where you want it (it is a complete model "
+                  "file).", soft_wrap=True)
+    return rescue
 
 
 def parse_init(text):

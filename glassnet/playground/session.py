@@ -103,6 +103,9 @@ class Session:
             self.net.initialize_on_data(self.data.X_train)       # lsuv; as fit does
         self.optimizer = _opt.get(cfg.optimizer, cfg.learning_rate)
         self.epoch = 0
+        #: (first epoch, training settings) for each stretch trained with the same settings:
+        #: what the shown Python replays
+        self.segments = [(0, _training_settings(cfg))]
         self.diverged = None
         self.history = {"epoch": [], "train_loss": [], "test_loss": [], "train_accuracy": [],
                         "test_accuracy": []}
@@ -126,23 +129,21 @@ class Session:
         if any(k not in LIVE for k in changed):
             self.reset(new)
             return "reset"
-        old, self.config = self.config, new
-        if "optimizer" in changed:
-            self.optimizer = _opt.get(new.optimizer, new.learning_rate)   # fresh state
-        elif "learning_rate" in changed:
-            self._set_learning_rate(old.learning_rate, new.learning_rate)
+        self.config = new
+        if "optimizer" in changed or "learning_rate" in changed:
+            # a new optimizer, as partial_fit is given one in the shown Python: its state
+            # starts afresh (partial_fit continues it only for the same name and settings)
+            self.optimizer = _opt.get(new.optimizer, new.learning_rate)
+        settings = _training_settings(new)
+        start, last = self.segments[-1]
+        if settings != last:
+            if start == self.epoch:                  # nothing trained with the last ones
+                self.segments[-1] = (start, settings)
+            else:
+                self.segments.append((self.epoch, settings))
         if "grid" in changed:
             self._set_grid(new.grid)
         return "live"
-
-    def _set_learning_rate(self, old: float, new: float) -> None:
-        """Change the step size and keep the optimizer's moments: the kept state's
-        learning-rate scale is multiplied (as ReduceLROnPlateau does)."""
-        kept = getattr(self.net, "_training", None)
-        if kept is not None and kept.optimizer is self.optimizer and kept.state is not None:
-            if _opt.scale_learning_rate(kept.state, new / old) is not None:
-                return
-        self.optimizer = _opt.get(self.config.optimizer, new)
 
     # --- training -------------------------------------------------------------------------------
 
@@ -313,6 +314,27 @@ class Session:
                     f"            features={list(cfg.features)}, seed={cfg.seed})")
         lsuv = ("net.initialize_on_data(data.X_train)   # lsuv scales each layer on the data\n"
                 if cfg.init == "lsuv" else "")
+        n = len(self.data.y_train)
+        train = []
+        bounds = [start for start, _ in self.segments[1:]] + [self.epoch]
+        for (start, st), stop in zip(self.segments, bounds):
+            if train:
+                what = ", ".join(f"{k}={v}" for k, v in st.items() if previous[k] != v)
+                train.append(f"# at epoch {start} the page set {what}\n")
+            if not train or st["optimizer"] != previous["optimizer"] \
+                    or st["learning_rate"] != previous["learning_rate"]:
+                train.append(f"optimizer = glassnet.optimizers.get({st['optimizer']!r}, "
+                             f"{st['learning_rate']})\n")
+            previous = st
+            epochs = (f"range({stop})" if start == 0 else f"range({start}, {stop})")
+            note = "   # one partial_fit call is one epoch" if start == 0 else ""
+            if self.epoch == 0:
+                epochs, note = "range(100)", "   # the page has not trained yet: 100 as an example"
+            train.append(
+                f"for epoch in {epochs}:{note}\n"
+                "    glassnet.partial_fit(net, data.X_train, data.y_train, "
+                f"batch_size={min(st['batch_size'], n)},\n"
+                f"                         optimizer=optimizer, alpha={st['l2']})\n")
         return (
             "import glassnet\n"
             "from glassnet.playground.datasets import make\n\n"
@@ -320,16 +342,12 @@ class Session:
             f"net = glassnet.Network({sizes}, activation={cfg.activation!r}{init}, "
             f"seed={cfg.seed})\n"
             f"{lsuv}"
-            f"optimizer = glassnet.optimizers.get({cfg.optimizer!r}, {cfg.learning_rate})\n"
-            f"for epoch in range({max(self.epoch, 1)}):   # one partial_fit call is one epoch\n"
-            "    glassnet.partial_fit(net, data.X_train, data.y_train, "
-            f"batch_size={min(cfg.batch_size, len(self.data.y_train))},\n"
-            f"                         optimizer=optimizer, alpha={cfg.l2})\n"
+            + "".join(train) +
             "print('test loss', net.loss_value(data.X_test, data.y_test))\n"
             "print(glassnet.doctor.diagnose(net, data.X_train, data.y_train, "
             f"optimizer={cfg.optimizer!r},\n"
             f"                              learning_rate={cfg.learning_rate}, "
-            f"batch_size={min(cfg.batch_size, len(self.data.y_train))}))\n")
+            f"batch_size={min(cfg.batch_size, n)}))\n")
 
     def export(self) -> bytes:
         """The trained network as a glassnet model file (what ``glassnet.load`` reads)."""
@@ -339,6 +357,11 @@ class Session:
         with tempfile.TemporaryDirectory(prefix="glassnet-playground-") as tmp:
             path = save(self.net, Path(tmp) / "model.glassnet", metadata=meta)
             return path.read_bytes()
+
+
+def _training_settings(cfg: Config) -> dict:
+    return {"optimizer": cfg.optimizer, "learning_rate": cfg.learning_rate,
+            "batch_size": cfg.batch_size, "l2": cfg.l2}
 
 
 def fix_actions(code: str, cfg: Config) -> list:
