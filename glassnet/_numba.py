@@ -396,8 +396,15 @@ class Kernels:
 
     # --- the step ---------------------------------------------------------------------------
 
-    def train_batch(self, x, y, sw=None, factor: float = 1.0) -> float:
-        """``Network.compute_gradients`` through the kernels; NumPy's code where there is none."""
+    def step_gradients(self, x, y, sw=None, factor: float = 1.0) -> float:
+        """The gradients of a training step (``Network.train_step``): for a small network
+        the whole forward-backward in one compiled call, else :meth:`train_batch`."""
+        return self.train_batch(x, y, sw, factor, whole=True)
+
+    def train_batch(self, x, y, sw=None, factor: float = 1.0, whole: bool = False) -> float:
+        """``Network.compute_gradients`` through the kernels, layer by layer, into the
+        network's workspace (which ``trace`` reads); NumPy's code where there is no kernel.
+        ``whole``: a small network's forward-backward in one call (its own buffers)."""
         if self.dtype.name not in _PREPARED:
             self.prepare()
         net = self.net
@@ -406,7 +413,7 @@ class Kernels:
         if not (y.flags.c_contiguous and y.flags.writeable):
             y = np.array(y, order="C")
         n = x.shape[0]
-        if sw is None and self.whole and n * self.whole_macs <= WHOLE_STEP_MACS:
+        if whole and sw is None and self.whole and n * self.whole_macs <= WHOLE_STEP_MACS:
             meta, work = self._whole_workspace(n)
             return whole_step(x, y, net.params, net.grads, meta, self._cs, work,
                               self.scalar(factor / n))

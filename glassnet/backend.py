@@ -112,6 +112,9 @@ class _Lazy:
     def train_batch(self, x, y, sw=None, factor=1.0):
         return self.load().train_batch(x, y, sw, factor)
 
+    def step_gradients(self, x, y, sw=None, factor=1.0):
+        return self.load().step_gradients(x, y, sw, factor)
+
     def fused_update(self, opt, state):
         return self.load().fused_update(opt, state)
 

@@ -530,7 +530,9 @@ class Network:
         twin.grads = np.zeros_like(self.params)
         twin._grad_w, twin._grad_b = _views(twin.grads, self.layout)
         twin._workspaces = {n: _Workspace(n, self.layer_sizes, self.dtype, backward)}
-        twin._kernels = None          # the reference path: trace reads its workspace
+        # the same backend on the twin's own buffers (its layer-by-layer path fills the
+        # workspace trace reads)
+        twin._kernels = _backend.kernels_for(twin)
         return twin
 
     def forward(self, X) -> Array:
@@ -685,12 +687,15 @@ class Network:
         holds the step that was taken.
         """
         linear = optimizer.linear
+        # the Numba backend may take a small network's whole forward-backward in one call
+        gradients = self.compute_gradients if self._kernels is None else \
+            self._kernels.step_gradients
         if linear is None:
             factor = 1.0
-            loss = self.compute_gradients(x, y, sw)
+            loss = gradients(x, y, sw)
         else:                                   # grads come out as the step
             factor, following = linear(state)
-            loss = self.compute_gradients(x, y, sw, factor)
+            loss = gradients(x, y, sw, factor)
         if alpha:
             n_w = self.n_weights
             pw, gw = self.params[:n_w], self.grads[:n_w]
