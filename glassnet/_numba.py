@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 
 import numba
 import numpy as np
@@ -351,7 +352,7 @@ class Kernels:
     """
 
     def __init__(self, net):
-        self.net = net
+        self.net = weakref.proxy(net)      # the network holds its kernels: no cycle
         dt = net.dtype
         self.dtype = dt
         self.scalar = dt.type

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import weakref
 
 from ._validation import GlassnetError
 
@@ -98,15 +99,18 @@ def kernels_for(net):
 class _Lazy:
     """Stands in for :class:`glassnet._numba.Kernels` until the first step needs it."""
 
-    __slots__ = ("net",)
+    __slots__ = ("ref",)
 
     def __init__(self, net):
-        self.net = net
+        # a weak reference: the network holds its kernels, and a cycle would keep
+        # short-lived networks (trace's twins) alive until the next garbage collection
+        self.ref = weakref.ref(net)
 
     def load(self):
         from . import _numba
-        kernels = _numba.Kernels(self.net)
-        self.net._kernels = kernels
+        net = self.ref()
+        kernels = _numba.Kernels(net)
+        net._kernels = kernels
         return kernels
 
     def train_batch(self, x, y, sw=None, factor=1.0):

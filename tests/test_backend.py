@@ -363,3 +363,21 @@ def test_profile_step_profiles_the_numba_path():
                           cwd=root, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "whole step: one compiled call" in proc.stdout and "fit, whole" in proc.stdout
+
+
+def test_a_network_and_its_kernels_hold_no_cycle(digits):
+    """Networks are freed by reference counting alone (trace makes a twin per call: a
+    cycle would keep each alive, with its buffers, until a garbage collection)."""
+    import gc
+    import weakref
+    X, y = digits
+    gc.disable()
+    try:
+        net = glassnet.Network([64, 16, 10], seed=0)
+        net.fit(X, y, epochs=1)
+        net.trace(X[:50], y[:50])
+        ref = weakref.ref(net)
+        del net
+        assert ref() is None
+    finally:
+        gc.enable()
