@@ -60,8 +60,11 @@ class Moments:
         delta = mean_b - mean;  n = n_a + n_b
         mean += delta * n_b / n;  M2 += M2_b + delta**2 * n_a * n_b / n
 
-    Columns are first divided by a power of two taken from the first block (exact, so
-    nothing is rounded) so that values near the largest float do not overflow the squares.
+    Columns are first divided by a power of two (exact, so nothing is rounded) so that values
+    near the largest float do not overflow the squares.  The power follows the largest
+    ``|x|`` seen so far: when a later block is larger, the running mean and ``M2`` are
+    rescaled to the new power, again exactly, so the result does not depend on where the
+    large values sit in the file.
     """
 
     def __init__(self):
@@ -72,11 +75,17 @@ class Moments:
         part = np.asarray(part, dtype=np.float64)
         if part.shape[0] == 0:
             return
+        biggest = np.max(np.abs(part), axis=0)
+        scale = np.exp2(np.floor(np.log2(np.where(biggest > 0, biggest, 1.0))))
         if self.scale is None:
-            biggest = np.max(np.abs(part), axis=0)
-            self.scale = np.exp2(np.floor(np.log2(np.where(biggest > 0, biggest, 1.0))))
+            self.scale = scale
             self.mean = np.zeros(part.shape[1])
             self.m2 = np.zeros(part.shape[1])
+        elif np.any(scale > self.scale):
+            # a larger block: restate the running moments in the larger power of two
+            scale = np.maximum(scale, self.scale)
+            ratio = self.scale / scale                   # powers of two, <= 1
+            self.mean, self.m2, self.scale = self.mean * ratio, self.m2 * ratio * ratio, scale
         low, high = part.min(axis=0), part.max(axis=0)
         self.low = low if self.low is None else np.minimum(self.low, low)
         self.high = high if self.high is None else np.maximum(self.high, high)

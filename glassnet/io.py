@@ -190,6 +190,21 @@ def _write_error(path, exc: OSError) -> WriteError:
                       getattr(exc, "errno", None))
 
 
+def _temporary_beside(target: Path, shown: str) -> tuple[int, str]:
+    """A new temporary file in ``target``'s folder, as ``(fd, path)``, after reclaiming
+    stale ones: the folder must exist and ``target`` must not be a folder."""
+    folder = target.parent
+    if not folder.is_dir():
+        raise WriteError(f"Cannot write {shown!r}: the folder {str(folder)!r} does not exist.")
+    if target.is_dir():
+        raise WriteError(f"Cannot write {shown!r}: it is a folder, not a file.")
+    reclaim_temporaries(target)
+    try:
+        return tempfile.mkstemp(dir=folder, prefix=_temp_prefix(target.name), suffix=".tmp")
+    except OSError as exc:   # a read-only folder, no permission, no space
+        raise _write_error(shown, exc) from None
+
+
 def check_writable(path, needed_bytes: int | None = None) -> Path:
     """Fail early if ``path`` cannot be written: call it before hours of training.
 
@@ -204,18 +219,10 @@ def check_writable(path, needed_bytes: int | None = None) -> Path:
         if not os.access(target, os.W_OK):
             raise WriteError(f"Cannot write {shown!r}: permission denied.")
         return target
-    folder = target.parent
-    if not folder.is_dir():
-        raise WriteError(f"Cannot write {shown!r}: the folder {str(folder)!r} does not exist.")
-    if target.is_dir():
-        raise WriteError(f"Cannot write {shown!r}: it is a folder, not a file.")
-    reclaim_temporaries(target)
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(target.name), suffix=".tmp")
-    except OSError as exc:
-        raise _write_error(shown, exc) from None
+    fd, probe = _temporary_beside(target, shown)
     os.close(fd)
     os.unlink(probe)
+    folder = target.parent
     if needed_bytes is not None:
         import shutil
         try:
@@ -258,16 +265,8 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None) -> Iterato
         with _stream(target, shown, mode, encoding, text_args) as f:
             yield f
         return
+    fd, tmp = _temporary_beside(target, shown)
     folder = target.parent
-    if not folder.is_dir():
-        raise WriteError(f"Cannot write {shown!r}: the folder {str(folder)!r} does not exist.")
-    if target.is_dir():
-        raise WriteError(f"Cannot write {shown!r}: it is a folder, not a file.")
-    reclaim_temporaries(target)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(target.name), suffix=".tmp")
-    except OSError as exc:   # a read-only folder, no permission, no space
-        raise _write_error(shown, exc) from None
     try:
         with os.fdopen(fd, mode, encoding=encoding, **text_args) as f:
             yield f

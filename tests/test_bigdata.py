@@ -210,6 +210,17 @@ def test_moments_are_exact_and_do_not_overflow():
     np.testing.assert_allclose(s / 1e300, (big / 1e300).std(axis=0), rtol=1e-12)
 
 
+def test_moments_rescale_when_a_later_block_is_larger():
+    # small values first, values near 1e299 only in the last block: the prescale taken
+    # from the first block alone overflowed the squares there
+    rng = np.random.default_rng(1)
+    X = np.vstack([rng.normal(size=(300, 2)), rng.normal(size=(100, 2)) * 1e299])
+    mean, std = dataset.moments(X, block=100)
+    Z = X / 1e299
+    np.testing.assert_allclose(mean / 1e299, Z.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(std / 1e299, Z.std(axis=0), rtol=1e-12)
+
+
 # --- predict: streamed == in memory, flat memory -------------------------------------------------
 
 def _train_model(tmp_path, csv):
