@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._validation import GlassnetError
-from .io import atomic_write
+from .io import atomic_write, check_archive
 
 FORMAT = "glassnet-checkpoint"
 VERSION = 1
@@ -96,6 +96,7 @@ def load(path) -> Checkpoint:
     where = os.fspath(path)
     if not os.path.exists(where):
         raise GlassnetError(f"checkpoint {where!r} does not exist.")
+    check_archive(where, what="checkpoint")
     try:
         with np.load(where, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}

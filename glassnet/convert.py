@@ -20,6 +20,7 @@ import numpy as np
 from . import activations as _act
 from ._validation import GlassnetError, check_choice
 from .initializers import SymmetryWarning
+from .io import check_archive
 from .network import Network
 
 __all__ = ["from_sklearn", "from_torch", "from_npz", "load_npz_weights"]
@@ -290,10 +291,11 @@ def _parse_key(key: str):
     return None
 
 
-def _open_npz(path) -> dict:
+def _open_npz(path, max_bytes=None) -> dict:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise GlassnetError(f"No such file: {path!r}.")
+    check_archive(path, max_bytes=max_bytes, what=".npz archive")
     try:
         data = np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -365,14 +367,14 @@ def _orient(path, weights, biases, orientation):
     return chosen
 
 
-def load_npz_weights(path, *, orientation: str = "auto"):
+def load_npz_weights(path, *, orientation: str = "auto", max_bytes=None):
     """Read (weights, biases) from a .npz archive; weights come back (fan_in, fan_out).
 
     Returns two lists of float64 arrays, biases 1-D (zeros when the file has none).  See
     :data:`NPZ_LAYOUTS` for the accepted key layouts and orientations.
     """
     orientation = check_choice("orientation", orientation, ("auto", "in_out", "out_in"))
-    arrays = _open_npz(path)
+    arrays = _open_npz(path, max_bytes)
     named = {"w": {}, "b": {}}
     stacked, positional, unknown = {}, {}, []
     for key, arr in arrays.items():
@@ -495,7 +497,7 @@ def _positional(path, positional: dict, orientation):
 
 
 def from_npz(path, *, activation: Any = None, output: Any = None, loss: Any = None,
-             dtype="float64", orientation: str = "auto", seed: int = 0):
+             dtype="float64", orientation: str = "auto", seed: int = 0, max_bytes=None):
     """A Network from a .npz archive of weight and bias lists, with the given activations.
 
     ``activation`` is the hidden activation (a name, or one per hidden layer); when None,
@@ -503,7 +505,9 @@ def from_npz(path, *, activation: Any = None, output: Any = None, loss: Any = No
     :class:`~glassnet.Network` (softmax and cross-entropy for several outputs, sigmoid and
     binary cross-entropy for one); a hand-written network that applies its activation to
     the output too and trains on squared error is ``output="sigmoid",
-    loss="squared_error"``.  See :data:`NPZ_LAYOUTS` for the accepted files.
+    loss="squared_error"``.  See :data:`NPZ_LAYOUTS` for the accepted files.  The archive
+    must be a regular file whose arrays inflate to at most ``max_bytes`` (as for
+    :func:`glassnet.load`: 4 GiB unless raised, see :func:`glassnet.io.max_model_bytes`).
 
     >>> import numpy as np, tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "net.npz")
@@ -511,17 +515,17 @@ def from_npz(path, *, activation: Any = None, output: Any = None, loss: Any = No
     >>> from_npz(p, activation="tanh").layer_sizes
     [4, 3, 2]
     """
-    weights, biases = load_npz_weights(path, orientation=orientation)
+    weights, biases = load_npz_weights(path, orientation=orientation, max_bytes=max_bytes)
     if activation is None:   # a single layer has no hidden activation to name
-        activation = _stored_activation(path, len(weights) - 1) if len(weights) > 1 \
+        activation = _stored_activation(path, len(weights) - 1, max_bytes) if len(weights) > 1 \
             else "identity"
     sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights]
     return _network(sizes, activation, output, loss, weights, biases, dtype, seed,
                     {"source": f"npz:{os.path.basename(os.fspath(path))}"})
 
 
-def _stored_activation(path, n_hidden: int):
-    arrays = _open_npz(path)
+def _stored_activation(path, n_hidden: int, max_bytes=None):
+    arrays = _open_npz(path, max_bytes)
     for key in arrays:
         if key.lower() in _ACTIVATION_KEYS:
             value = np.asarray(arrays[key])

@@ -604,6 +604,41 @@ def read_header(path, *, check_metadata: bool = True) -> dict:
         return _read_header(path, f, check_metadata)[0]
 
 
+def check_archive(path, *, max_bytes=None, what: str = "archive") -> None:
+    """Refuse, before NumPy reads it, an .npz archive that is not a regular file, names a
+    member twice, or whose members would inflate past the limit (:func:`max_model_bytes`).
+
+    For archives whose arrays have no architecture to bound them member by member (a plain
+    .npz of weights, a checkpoint): the sum of the members' declared sizes is what NumPy can
+    inflate (zipfile stops at the declared size and checks the CRC), so bounding it bounds
+    the memory a hostile file can take.
+    """
+    path = _as_path(path, what)
+    limit = max_model_bytes(max_bytes)
+
+    def refuse(problem: str) -> None:
+        raise GlassnetError(f"Cannot read {what} {str(path)!r}: {problem}")
+
+    try:
+        with _open_regular(path) as f:
+            with zipfile.ZipFile(f) as zf:
+                infos = zf.infolist()
+    except GlassnetError as exc:      # not a regular file, or missing: say it as this kind
+        refuse(str(exc).split(": ", 1)[-1])
+    except _DAMAGE:
+        return                        # not a zip: NumPy's own reading says what it is
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        refuse(f"it holds the member(s) {twice[:5]} more than once (which copy would be "
+               "meant?).")
+    total = sum(info.file_size for info in infos)
+    if total > limit + NPY_HEADER_ROOM * len(infos):
+        refuse(f"its members would inflate to {total:,} bytes, more than the limit of "
+               f"{limit:,} bytes. If the file is what you expect, raise the limit: "
+               f"max_bytes=..., ${MAX_BYTES_ENV} or --max-model-bytes.")
+
+
 def _read_header(path: Path, f, check_metadata: bool = True) -> tuple[dict, zipfile.ZipFile]:
     """(header, open ZipFile) of the model file open as ``f``; the header checked in full."""
     head = f.read(4)

@@ -341,6 +341,54 @@ def test_duplicate_member_names_are_refused(tmp_path):
             gn.load(twice)
 
 
+def _npz_bomb(path, inflated: int) -> Path:
+    """A plain .npz of weights whose first member inflates to ``inflated`` bytes."""
+    buf = io.BytesIO()
+    np.save(buf, np.zeros(inflated // 8))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("w0.npy", buf.getvalue())
+        one = io.BytesIO()
+        np.save(one, np.zeros(3))
+        zf.writestr("b0.npy", one.getvalue())
+    return path
+
+
+def test_plain_npz_weights_and_checkpoints_are_bounded_too(tmp_path, capsys, monkeypatch):
+    # `glassnet doctor net.npz`, from_npz and checkpoint.load read whole arrays with NumPy:
+    # the archive's declared sizes are checked against the same limit first
+    bomb = _npz_bomb(tmp_path / "bomb.npz", 200 << 20)       # 200 MB of zeros, ~200 KB
+    assert bomb.stat().st_size < 2 << 20
+    monkeypatch.setenv(gio.MAX_BYTES_ENV, "16M")
+    tracemalloc.start()
+    try:
+        with pytest.raises(GlassnetError, match="inflate to 209,715,.* limit of 16,777,216"):
+            gn.from_npz(bomb, activation="relu")
+        with pytest.raises(GlassnetError, match="checkpoint .*inflate to"):
+            gn.checkpoint.load(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n0.1,0.2,0\n0.3,0.1,1\n")
+    code, _, err = _cli(capsys, "doctor", bomb, data, "--target", "y", "--activation", "relu")
+    assert code == 2 and "--max-model-bytes" in err
+    monkeypatch.delenv(gio.MAX_BYTES_ENV)
+    for special in ("/dev/zero", "/dev/null"):
+        with pytest.raises(GlassnetError, match="not a regular file|device"):
+            gn.from_npz(special, activation="relu")
+        with pytest.raises(GlassnetError, match="checkpoint"):
+            gn.checkpoint.load(special)
+    twice = tmp_path / "twice.npz"
+    with zipfile.ZipFile(twice, "w") as zf:
+        for _ in range(2):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)     # zipfile: duplicate name
+                zf.writestr("w0.npy", b"")
+    with pytest.raises(GlassnetError, match="w0.npy.*more than once"):
+        gn.from_npz(twice, activation="relu")
+
+
 # --- 6. metadata against a schema -------------------------------------------------------------
 
 def _edited(model_path: Path, folder: Path, edit) -> Path:

@@ -83,7 +83,8 @@ def load_model(args):
                                 "activations and loss.")
         net = load(args.model, max_bytes=args.max_model_bytes)
         return net, dict(net.metadata or {})
-    net = from_npz(args.model, activation=args.activation, output=args.output, loss=args.loss)
+    net = from_npz(args.model, activation=args.activation, output=args.output, loss=args.loss,
+                   max_bytes=args.max_model_bytes)
     return net, {}
 
 
