@@ -178,7 +178,7 @@ def profile_numba(regime: str, dtype: str, repeats: int) -> list:
     net.compute_gradients(x, yb)                        # compiles (or loads) the kernels
     kernels = net._kernels
     whole = kernels.whole and bs * kernels.whole_macs <= K.WHOLE_STEP_MACS
-    kernels._layers(x, yb, None, 1.0)              # fills the numpy-layout workspace
+    net.layer_pass(x, yb, None, 1.0)              # fills the numpy-layout workspace
     ws = net._workspaces[bs]
     L = net.n_layers
     reps = max(20, 20_000 // (sizes[1] * bs // 32))
@@ -194,7 +194,7 @@ def profile_numba(regime: str, dtype: str, repeats: int) -> list:
             if l:
                 np.dot(ws.delta[l], net.weights[l].T, out=ws.delta[l - 1])
     parts["GEMM (all products of a step, from Python)"] = best_time(gemm, reps, repeats)
-    kernels._layers(x, yb, None, 1.0)
+    net.layer_pass(x, yb, None, 1.0)
 
     def forward():
         for l in range(L - 1):

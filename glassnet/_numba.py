@@ -343,6 +343,27 @@ def adam_update(params, grads, mu, nu, k_pre, wd_pre, b1, omb1, b2, omb2, eps_ro
 _PREPARED: dict = {}        # dtype name -> seconds the first compile (or cache load) took
 
 
+def _compiled_forward(kind: int, c):
+    def forward(z, b, out):              # z += b and f(z) into out, one pass
+        bias_act(z, b, out, kind, c)
+        return out
+    return forward
+
+
+def _compiled_backward(kind: int, c):
+    def backward(delta, z, a):           # delta *= f'(z), one pass
+        grad_delta(delta, z, a, kind, c)
+    return backward
+
+
+def _compiled_output(numpy_output, kind: int, scalar, safe, c):
+    def output_delta(net, z, a, y, sw, delta, ws, factor):
+        if sw is not None:               # weighted rows: NumPy's code
+            return numpy_output(net, z, a, y, sw, delta, ws, factor)
+        return output(z, a, y, delta, kind, scalar(factor / z.shape[0]), safe, c)
+    return output_delta
+
+
 class Kernels:
     """The Numba backend of one network: which parts have kernels, and the step itself.
 
@@ -370,6 +391,8 @@ class Kernels:
         self._flat: dict = {}
         self._fused_for, self._fused = None, None
         self.prepare_seconds = 0.0
+        forward, backward, output, numpy_forward = net._ops
+        net._ops = (*self.layer_ops(forward, backward, output), numpy_forward)
 
     def parts(self) -> dict:
         """Which parts run compiled ("numba") and which run NumPy's code ("numpy")."""
@@ -418,7 +441,7 @@ class Kernels:
             meta, work = self._whole_workspace(n)
             return whole_step(x, y, net.params, net.grads, meta, self._cs, work,
                               self.scalar(factor / n))
-        return self._layers(x, y, sw, factor)
+        return float(net.layer_pass(x, y, sw, factor))
 
     def fit_step(self, batches, linear):
         """``step(index, start, stop, state) -> (loss, state)`` for fit's plain-SGD loop
@@ -452,46 +475,18 @@ class Kernels:
                             grads, last[2], cs, last[3], mult[0]), state
         return step
 
-    def _layers(self, x, y, sw, factor) -> float:
-        """Layer by layer: the products through NumPy's BLAS, the rest fused."""
-        net = self.net
-        n = x.shape[0]
-        ws = net._workspaces.get(n) or net._workspace(n)
-        W, B, acts = net._weights, net._biases, net.activations
-        gW, gB = net._grad_w, net._grad_b
-        zs, As, deltas = ws.z, ws.a, ws.delta
-        kinds, cs = self.kinds, self.consts
-        last = len(W) - 1
-        a = x
-        for l in range(last):
-            z = np.dot(a, W[l], out=zs[l])                   # (batch, fan_out)
-            if kinds[l] >= 0:
-                bias_act(z, B[l], As[l], kinds[l], cs[l])
-                a = As[l]
-            else:
-                z += B[l]
-                a = acts[l].apply(z, As[l])
-        z = np.dot(a, W[last], out=zs[last])
-        z += B[last]
-        delta = deltas[last]
-        if sw is None and self.out_kind >= 0:
-            loss = output(z, As[last], y, delta, self.out_kind, self.scalar(factor / n),
-                          self.safe, self._cs[-1])
-        else:
-            loss = net._output_delta(z, As[last], y, sw, delta, ws, factor)
-        for l in range(last, -1, -1):
-            below = As[l - 1] if l else x
-            np.dot(below.T, delta, out=gW[l])                # (fan_in, fan_out)
-            np.dot(ws.ones, delta, out=gB[l])                # column sums, (fan_out,)
-            if l:
-                prev = deltas[l - 1]
-                np.dot(delta, W[l].T, out=prev)              # (batch, fan_in)
-                if kinds[l - 1] >= 0:
-                    grad_delta(prev, zs[l - 1], As[l - 1], kinds[l - 1], cs[l - 1])
-                else:
-                    prev *= acts[l - 1].grad_inplace(zs[l - 1], As[l - 1])
-                delta = prev
-        return float(loss)
+    def layer_ops(self, forward, backward, output):
+        """``Network.layer_pass``'s per-layer operations with this backend's kernels in
+        place of NumPy's where there is one (fused bias + activation, derivative x delta,
+        the fused output/loss pairs without sample weights); NumPy's elsewhere."""
+        forward, backward = list(forward), list(backward)
+        for l, (kind, c) in enumerate(zip(self.kinds, self.consts)):
+            if kind >= 0:
+                forward[l], backward[l] = _compiled_forward(kind, c), _compiled_backward(kind, c)
+        if self.out_kind >= 0:
+            output = _compiled_output(output, self.out_kind, self.scalar, self.safe,
+                                      self._cs[-1])
+        return forward, backward, output
 
     def _whole_workspace(self, n: int):
         """(meta, work) for :func:`whole_step` on batches of ``n`` rows, kept per size."""

@@ -186,7 +186,7 @@ class Network:
         #: the output activation and the loss are fused: dL/dz = a - y (see losses.py)
         self.fused_loss = self.loss.fused_output == out_act.name
         self._allocate()
-        self._kernels = _backend.kernels_for(self)
+        self._attach_backend()
         self.init = _per_layer("init", init, self.n_layers, None)
         self.bias_init = bias_init
         self.initialize()
@@ -334,7 +334,7 @@ class Network:
             setattr(new, key, copy.deepcopy(value, memo))
         new._allocate()
         new.params[...] = self.params
-        new._kernels = _backend.kernels_for(new)
+        new._attach_backend()
         return new
 
     def __getstate__(self):
@@ -353,7 +353,7 @@ class Network:
         self.backend = getattr(self, "backend", None) or _backend.resolve()
         self._allocate()
         self.params[...] = params
-        self._kernels = _backend.kernels_for(self)
+        self._attach_backend()
 
     def __repr__(self) -> str:
         acts = ",".join(a.name for a in self.activations[:-1]) or "-"
@@ -532,7 +532,7 @@ class Network:
         twin._workspaces = {n: _Workspace(n, self.layer_sizes, self.dtype, backward)}
         # the same backend on the twin's own buffers (its layer-by-layer path fills the
         # workspace trace reads)
-        twin._kernels = _backend.kernels_for(twin)
+        twin._attach_backend()
         return twin
 
     def forward(self, X) -> Array:
@@ -608,7 +608,31 @@ class Network:
         ``Optimizer.linear``).
         """
         if y is not None and self._kernels is not None:      # the Numba backend
-            return self._kernels.train_batch(x, y, sw, factor)
+            return self._kernels.train_batch(x, y, sw, factor)   # prepares, then layer_pass
+        return self.layer_pass(x, y, sw, factor)
+
+    def _attach_backend(self) -> None:
+        """This process's backend for the network: its kernels (None for NumPy, loaded at
+        the first step otherwise) and the per-layer operations :meth:`layer_pass` calls:
+        ``(forward, backward, output, forward for forward-only passes)``.  NumPy's are the
+        reference; a backend's kernels replace those they have a kernel for when they load
+        (``Kernels.layer_ops``), and forward-only passes (trace, forward, predict) keep
+        NumPy's."""
+        self._kernels = _backend.kernels_for(self)
+        hidden = self.activations[:-1]
+        forward = [_numpy_forward(a) for a in hidden]
+        # the output operation is the function, not the bound method: no reference cycle
+        self._ops = (forward, [_numpy_backward(a) for a in hidden], Network._output_delta,
+                     forward)
+
+    def layer_pass(self, x: Array, y: Array | None, sw: Array | None = None,
+                   factor: float = 1.0) -> float | None:
+        """:meth:`compute_gradients`'s forward and backward, layer by layer, with the
+        backend's per-layer operations: ``forward[l](z, b, out)`` adds the bias to ``z`` and
+        writes f(z) into ``out``, ``backward[l](delta, z, a)`` multiplies ``delta`` by
+        f'(z) in place, ``output(net, z, a, y, sw, delta, ws, factor)`` gives the loss and
+        ``factor`` * dL/dz.  The matrix products are NumPy's BLAS on every backend."""
+        forward, backward, output, numpy_forward = self._ops
         # np.dot rather than np.matmul: the same BLAS calls with less dispatch overhead,
         # which is most of the cost of a step on small layers
         n = x.shape[0]
@@ -617,18 +641,19 @@ class Network:
         gW, gB = self._grad_w, self._grad_b
         zs, As, deltas = ws.z, ws.a, ws.delta
         last = len(W) - 1
+        if y is None:
+            forward = numpy_forward
         a = x
         for l in range(last):
             z = np.dot(a, W[l], out=zs[l])                   # (batch, fan_out)
-            z += B[l]
-            a = acts[l].apply(z, As[l])
+            a = forward[l](z, B[l], As[l])
         z = np.dot(a, W[last], out=zs[last])
         z += B[last]
         if y is None:
             acts[last].apply(z, As[last])
             return None
         delta = deltas[last]
-        loss = self._output_delta(z, As[last], y, sw, delta, ws, factor)
+        loss = output(self, z, As[last], y, sw, delta, ws, factor)
         for l in range(last, -1, -1):
             below = As[l - 1] if l else x
             np.dot(below.T, delta, out=gW[l])                # (fan_in, fan_out)
@@ -636,7 +661,7 @@ class Network:
             if l:
                 prev = deltas[l - 1]
                 np.dot(delta, W[l].T, out=prev)              # (batch, fan_in)
-                prev *= acts[l - 1].grad_inplace(zs[l - 1], As[l - 1])
+                backward[l - 1](prev, zs[l - 1], As[l - 1])
                 delta = prev
         return loss
 
@@ -852,9 +877,28 @@ def _views(buf: Array, layout: ParameterLayout):
     return ParamList(weights, "weights"), ParamList(biases, "biases")
 
 
+def _numpy_forward(act):
+    """``forward(z, b, out)``: z += b, then f(z) into ``out`` (NumPy's operation)."""
+    apply = act.apply
+
+    def forward(z, b, out):
+        z += b
+        return apply(z, out)
+    return forward
+
+
+def _numpy_backward(act):
+    """``backward(delta, z, a)``: delta *= f'(z) in place (NumPy's operation)."""
+    grad = act.grad_inplace
+
+    def backward(delta, z, a):
+        delta *= grad(z, a)
+    return backward
+
+
 #: what a copy or a pickle rebuilds rather than copies (see _allocate)
 _BUFFERS = ("params", "grads", "layout", "_weights", "_biases", "_grad_w", "_grad_b",
-            "_workspaces", "_l2", "_kernels")
+            "_workspaces", "_l2", "_kernels", "_ops")
 
 
 def _make_rng(seed) -> np.random.Generator:
