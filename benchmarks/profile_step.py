@@ -69,6 +69,22 @@ def regime_data(regime: str, dtype: str):
     return (X / 16.0).astype(dtype), y, [64, 32, 10], 32
 
 
+def products(net, x, ws):
+    """A step's matrix products alone, on the network's own buffers (workspace ``ws``)."""
+    L = net.n_layers
+
+    def gemm():
+        a = x
+        for l in range(L):
+            np.dot(a, net.weights[l], out=ws.z[l])
+            a = ws.a[l]
+        for l in range(L - 1, -1, -1):
+            np.dot((ws.a[l - 1] if l else x).T, ws.delta[l], out=net._grad_w[l])
+            if l:
+                np.dot(ws.delta[l], net.weights[l].T, out=ws.delta[l - 1])
+    return gemm
+
+
 def profile(regime: str, dtype: str, repeats: int, backend: str = "numpy") -> list:
     if backend == "numba":
         return profile_numba(regime, dtype, repeats)
@@ -84,15 +100,7 @@ def profile(regime: str, dtype: str, repeats: int, backend: str = "numpy") -> li
     parts = {}
 
     # the matrix products alone, on the same buffers
-    def gemm():
-        a = x
-        for l in range(L):
-            np.dot(a, net.weights[l], out=ws.z[l])
-            a = ws.a[l]
-        for l in range(L - 1, -1, -1):
-            np.dot((ws.a[l - 1] if l else x).T, ws.delta[l], out=net._grad_w[l])
-            if l:
-                np.dot(ws.delta[l], net.weights[l].T, out=ws.delta[l - 1])
+    gemm = products(net, x, ws)
     parts["GEMM (all products of a step)"] = best_time(gemm, reps, repeats)
     net.compute_gradients(x, yb)
 
@@ -184,15 +192,7 @@ def profile_numba(regime: str, dtype: str, repeats: int) -> list:
     reps = max(20, 20_000 // (sizes[1] * bs // 32))
     parts = {}
 
-    def gemm():
-        a = x
-        for l in range(L):
-            np.dot(a, net.weights[l], out=ws.z[l])
-            a = ws.a[l]
-        for l in range(L - 1, -1, -1):
-            np.dot((ws.a[l - 1] if l else x).T, ws.delta[l], out=net._grad_w[l])
-            if l:
-                np.dot(ws.delta[l], net.weights[l].T, out=ws.delta[l - 1])
+    gemm = products(net, x, ws)
     parts["GEMM (all products of a step, from Python)"] = best_time(gemm, reps, repeats)
     net.layer_pass(x, yb, None, 1.0)
 
