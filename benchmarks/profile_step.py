@@ -85,6 +85,18 @@ def products(net, x, ws):
     return gemm
 
 
+def gathers(net, Xc, Y, bs: int, repeats: int):
+    """(batches, index, seconds per batch): one epoch's shuffled batch gathers, as fit's."""
+    n = Xc.shape[0]
+    batches = _training._Batches(Xc, Y, None, None, True, bs)
+    index = batches.arrange(batches.draw(net.rng))
+
+    def gather():
+        for start in range(0, n, bs):
+            batches.batch(index, start, min(start + bs, n))
+    return batches, index, best_time(gather, 1, repeats) / -(-n // bs)
+
+
 def profile(regime: str, dtype: str, repeats: int, backend: str = "numpy") -> list:
     if backend == "numba":
         return profile_numba(regime, dtype, repeats)
@@ -147,13 +159,8 @@ def profile(regime: str, dtype: str, repeats: int, backend: str = "numpy") -> li
     parts["optimizer step (sgd: params += grads)"] = best_time(optimizer, reps, repeats)
     net.params[...] = saved
 
-    batches = _training._Batches(Xc, Y, None, None, True, bs)
-    index = batches.arrange(batches.draw(net.rng))
-
-    def gather():
-        for start in range(0, n, bs):
-            batches.batch(index, start, min(start + bs, n))
-    parts["data: gathering each batch's rows"] = best_time(gather, 1, repeats) / steps
+    batches, index, parts["data: gathering each batch's rows"] = gathers(
+        net, Xc, Y, bs, repeats)
 
     def train_batches():
         for start in range(0, n, bs):
@@ -224,13 +231,8 @@ def profile_numba(regime: str, dtype: str, repeats: int) -> list:
     parts["optimizer step (sgd: params += grads)"] = best_time(
         lambda: net.params.__iadd__(net.grads), reps, repeats)
     net.params[...] = saved
-    batches = _training._Batches(Xc, Y, None, None, True, bs)
-    index = batches.arrange(batches.draw(net.rng))
-
-    def gather():
-        for start in range(0, n, bs):
-            batches.batch(index, start, min(start + bs, n))
-    parts["data: gathering each batch's rows"] = best_time(gather, 1, repeats) / steps
+    batches, index, parts["data: gathering each batch's rows"] = gathers(
+        net, Xc, Y, bs, repeats)
     if whole:
         step = kernels.fit_step(batches, lambda state: (0.0, state))   # params stay
         net.params[...] = saved
