@@ -25,6 +25,11 @@ r2 (r2_score)     1 - SS_res / SS_tot, averaged       higher      any network
 A callable ``metric(Y, output) -> float`` also works; it receives the encoded targets
 (one-hot rows for labels) and the network's output, and is recorded under its
 ``__name__``.
+
+Each built-in metric is computed chunk by chunk (:data:`CHUNK_ROWS` rows at a time) through
+a small accumulator, so scoring a data set holds one chunk's outputs and never one value
+per row of the whole set (which, for a memory-mapped table of ten million rows, is more
+memory than the table's training needs).  A callable metric sees the whole arrays.
 """
 from __future__ import annotations
 
@@ -201,23 +206,36 @@ class Metric(NamedTuple):
     pre-activation z and activation a (n, k), sample weights or None.  ``needs`` is what the
     network must be: "any", "classifier" (a cross-entropy loss) or "probabilities" (a
     classifier, or a softmax or sigmoid output trained with another loss, as Neuro's).
+    ``running(net)``, where set, makes the same metric's accumulator: ``add(Y, z, a, sw)``
+    for each chunk, then ``value()`` (equal to ``compute`` on the whole arrays, to rounding).
     """
 
     name: str
     compute: Callable
     greater_is_better: bool
     needs: str
+    running: Callable | None = None
+
+
+def _known_single_label(net, k: int) -> bool | None:
+    """Whether a network with ``k`` outputs predicts one class per row, when that does not
+    depend on the targets (None: squared error, where one-hot targets decide)."""
+    if k < 2:
+        return False
+    if net.loss.name == "cross_entropy" or net.output.name == "softmax":
+        return True
+    return None if net.loss.name == "squared_error" else False
+
+
+def _one_hot(Y: Array) -> bool:
+    return bool(np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=1) == 1))
 
 
 def _single_label(net, Y: Array) -> bool:
     """One class per row: a softmax or cross-entropy network, or squared error on one-hot
     targets (Neuro's sigmoids); binary cross-entropy on several outputs is multi-label."""
-    if Y.shape[1] < 2:
-        return False
-    if net.loss.name == "cross_entropy" or net.output.name == "softmax":
-        return True
-    return net.loss.name == "squared_error" and bool(
-        np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=1) == 1))
+    known = _known_single_label(net, Y.shape[1])
+    return _one_hot(Y) if known is None else known
 
 
 def _labels_from(M: Array, single_label: bool) -> Array:
@@ -254,12 +272,127 @@ def _r2(net, Y, z, a, sw):
     return _r2_rows(Y, a, sw)
 
 
+# --- the same metrics chunk by chunk ---------------------------------------------------------
+
+#: rows scored at a time by evaluate, fit's epoch metrics and ``glassnet train``'s final table
+CHUNK_ROWS = 8192
+
+
+class Mean:
+    """A weighted mean of per-row values, summed in float64 one chunk at a time."""
+
+    def __init__(self):
+        self.total, self.weight = 0.0, 0.0
+
+    def add(self, values: Array, sw=None) -> None:
+        """Add one chunk's values (rows,), with weights (rows,) or None (each 1)."""
+        values = np.asarray(values, np.float64)
+        if sw is None:
+            self.total += float(values.sum())
+            self.weight += values.shape[0]
+        else:
+            w = np.asarray(sw, np.float64)
+            self.total += float(values @ w)
+            self.weight += float(w.sum())
+
+    def value(self) -> float:
+        return self.total / self.weight
+
+
+class R2Sums:
+    """R^2 per output from chunks: the weighted sum of squared residuals, and the targets'
+    weighted mean and sum of squared deviations ``M2`` merged chunk by chunk with Chan,
+    Golub and LeVeque's update (no cancellation when a target's mean is large against its
+    spread)::
+
+        delta = mean_b - mean;  W = W_a + W_b
+        mean += delta * W_b / W;  M2 += M2_b + delta**2 * W_a * W_b / W
+    """
+
+    def __init__(self):
+        self.weight, self.mean, self.m2, self.ss_res = 0.0, 0.0, 0.0, 0.0
+
+    def add(self, t: Array, p: Array, sw=None) -> None:
+        """Add one chunk of targets and predictions, both (rows, k)."""
+        t, p = np.asarray(t, np.float64), np.asarray(p, np.float64)
+        w = np.ones(t.shape[0]) if sw is None else np.asarray(sw, np.float64)
+        wb = float(w.sum())
+        if not wb > 0:                     # no rows, or weights all zero: nothing to merge
+            return
+        self.ss_res = self.ss_res + (w[:, None] * (t - p) ** 2).sum(axis=0)      # (k,)
+        mb = (w[:, None] * t).sum(axis=0) / wb
+        m2b = (w[:, None] * (t - mb) ** 2).sum(axis=0)
+        total = self.weight + wb
+        delta = mb - self.mean
+        self.mean = self.mean + delta * (wb / total)
+        self.m2 = self.m2 + m2b + delta * delta * (self.weight * wb / total)
+        self.weight = total
+
+    def value(self) -> float:
+        """1 - SS_res / SS_tot averaged over outputs; a constant target scores 1 if
+        predicted exactly, else 0 (as :func:`r2`)."""
+        ss_res, ss_tot = np.asarray(self.ss_res, np.float64), np.asarray(self.m2, np.float64)
+        ok = ss_tot > 0
+        scores = np.where(ok, 1.0 - ss_res / np.where(ok, ss_tot, 1.0),
+                          np.where(ss_res == 0, 1.0, 0.0))
+        return float(scores.mean())
+
+
+class _RunningAccuracy:
+    """Accuracy from chunks.  When one-hot targets decide whether a row is one class
+    (squared error), both readings are counted and the targets' shape picks one at the end."""
+
+    def __init__(self, net):
+        self.net, self.known = net, None
+        self.single, self.multi, self.one_hot = Mean(), Mean(), True
+
+    def add(self, Y, z, a, sw):
+        self.known = known = _known_single_label(self.net, Y.shape[1])
+        if known is not False:
+            self.single.add(Y.argmax(axis=1) == a.argmax(axis=1), sw)
+        if known is not True:
+            self.multi.add(((Y > 0.5) == (a > 0.5)).all(axis=1), sw)
+            self.one_hot = self.one_hot and _one_hot(Y)
+
+    def value(self):
+        single = self.one_hot if self.known is None else self.known
+        return (self.single if single else self.multi).value()
+
+
+class _RunningLoss(Mean):
+    """The mean per-row loss (log loss for a classifier), from the logits."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def add(self, Y, z, a, sw):
+        Mean.add(self, self.net.loss_per_sample(z, Y), sw)
+
+
+class _RunningRowMean(Mean):
+    """A weighted mean over rows of ``per_row(Y, a)``, each row's mean over outputs."""
+
+    def __init__(self, per_row):
+        super().__init__()
+        self.per_row = per_row
+
+    def add(self, Y, z, a, sw):
+        d = np.subtract(Y, a, dtype=np.float64)                   # (rows, k)
+        Mean.add(self, self.per_row(d).mean(axis=1), sw)
+
+
+class _RunningR2(R2Sums):
+    def add(self, Y, z, a, sw):
+        R2Sums.add(self, Y, a, sw)
+
+
 METRICS = {m.name: m for m in (
-    Metric("accuracy", _accuracy, True, "probabilities"),
-    Metric("log_loss", _log_loss, False, "classifier"),
-    Metric("mse", _mse, False, "any"),
-    Metric("mae", _mae, False, "any"),
-    Metric("r2", _r2, True, "any"),
+    Metric("accuracy", _accuracy, True, "probabilities", _RunningAccuracy),
+    Metric("log_loss", _log_loss, False, "classifier", _RunningLoss),
+    Metric("mse", _mse, False, "any", lambda net: _RunningRowMean(np.square)),
+    Metric("mae", _mae, False, "any", lambda net: _RunningRowMean(np.abs)),
+    Metric("r2", _r2, True, "any", lambda net: _RunningR2()),
 )}
 ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae",
            "r2_score": "r2", "cross_entropy": "log_loss"}
@@ -300,7 +433,7 @@ def resolve(specs, net=None) -> list:
     return [get(spec, net) for spec in specs]
 
 
-def outputs(net, X: Array, chunk: int = 8192):
+def outputs(net, X: Array, chunk: int = CHUNK_ROWS):
     """The output layer's pre-activation and activation for validated ``X``, in chunks."""
     zs, As = [], []
     for start in range(0, X.shape[0], chunk):
@@ -312,23 +445,91 @@ def outputs(net, X: Array, chunk: int = 8192):
     return np.concatenate(zs), np.concatenate(As)
 
 
+class Scores:
+    """The loss and metrics of a data set, accumulated one chunk of rows at a time.
+
+    ``add(X, Y, sw)`` runs the network on validated rows, :data:`CHUNK_ROWS` at a time, and
+    feeds each chunk's outputs to every metric's accumulator; ``result()`` is then
+    ``{"loss": ..., name: value, ...}`` (the loss with ``loss=True``).  Only a callable
+    metric, which sees whole arrays, keeps every row's outputs.  With ``check=True`` an
+    output or a loss that overflows the dtype raises the network's overflow error, naming
+    rows counted from ``first_row`` (the chunk's place in the whole set).  With
+    ``encode=True``, ``Y`` holds targets already checked (class indices or values), encoded
+    a chunk at a time (the one-hot rows of a whole set are one value per row and class).
+    """
+
+    def __init__(self, net, metrics=(), *, loss: bool = True, check: bool = False,
+                 encode: bool = False):
+        self.net, self.check, self.encode = net, check, encode
+        self.loss = Mean() if loss else None
+        self.metrics = list(metrics)
+        self.running = [None if m.running is None else m.running(net) for m in self.metrics]
+        self.whole = [] if any(r is None for r in self.running) else None   # (Y, z, a, sw)
+
+    def add(self, X: Array, Y: Array, sw=None, first_row: int = 0, rows=None) -> None:
+        """Score the rows of ``X``, ``Y``, ``sw`` (all of them, or those listed in ``rows``)."""
+        n = X.shape[0] if rows is None else rows.shape[0]
+        for start in range(0, n, CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, n)
+            if rows is None:
+                x, y, w = X[start:stop], Y[start:stop], None if sw is None else sw[start:stop]
+            else:
+                pick = rows[start:stop]
+                x, y, w = X[pick], Y[pick], None if sw is None else sw[pick]
+            self._chunk(x, y, w, first_row + start, X)
+
+    def _chunk(self, x, Y, sw, first_row: int, X) -> None:
+        net = self.net
+        if self.encode:
+            Y = net.encode_targets(Y)
+        t = net.trace(x)
+        z, a = t.pre[-1], t.post[-1]                            # (rows, k)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.check and not np.all(np.isfinite(a)):
+                raise net.overflow_error("output", a, X, first_row)
+            if self.loss is not None:
+                per = net.loss_per_sample(z, Y)                 # (rows,)
+                if self.check and not np.all(np.isfinite(per)):
+                    raise net.overflow_error("loss", per, X, first_row)
+                self.loss.add(per, sw)
+            for r in self.running:
+                if r is not None:
+                    r.add(Y, z, a, sw)
+        if self.whole is not None:
+            self.whole.append((Y, z.copy(), a.copy(), sw))
+
+    def result(self) -> dict:
+        out = {} if self.loss is None else {"loss": self.loss.value()}
+        whole = None
+        for m, r in zip(self.metrics, self.running):
+            if r is not None:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out[m.name] = float(r.value())
+                continue
+            if whole is None:          # a callable metric: the whole arrays, once
+                Y, z, a, sw = (list(part) for part in zip(*self.whole))
+                whole = (np.concatenate(Y), np.concatenate(z), np.concatenate(a),
+                         None if sw[0] is None else np.concatenate(sw))
+            out[m.name] = m.compute(self.net, *whole)
+        return out
+
+
+def scores(net, X: Array, Y: Array, sw=None, metrics=(), *, loss: bool = True,
+           check: bool = False, encode: bool = False, rows=None) -> dict:
+    """The loss and ``metrics`` (resolved) on validated ``X``, ``Y``, ``sw``, chunk by chunk
+    (:class:`Scores`); ``rows``: only those rows, in that order."""
+    s = Scores(net, metrics, loss=loss, check=check, encode=encode)
+    s.add(X, Y, sw, rows=rows)
+    return s.result()
+
+
 def evaluate(net, X, y, sample_weight=None, metrics=None) -> dict:
     """The loss and the usual metrics: accuracy for classifiers, MSE and R^2 for regressors.
 
-    ``metrics`` (names or callables) replaces the usual set.
+    ``metrics`` (names or callables) replaces the usual set.  Computed chunk by chunk; an
+    output or loss that overflows raises an error naming the rows.
     """
     X, Y, sw = net.check_data(X, y, sample_weight)
-    z, a = outputs(net, X)
-    with np.errstate(over="ignore", invalid="ignore"):    # checked just below
-        per = net.loss_per_sample(z, Y)
-        loss = float(np.average(per, weights=sw))
-    if not (np.isfinite(loss) and np.all(np.isfinite(a))):
-        # inputs or weights so large that the output overflows: an error, never a NaN loss
-        raise net.overflow_error("output" if not np.all(np.isfinite(a)) else "loss",
-                                 a if not np.all(np.isfinite(a)) else per, X)
-    out = {"loss": loss}
     if metrics is None:
         metrics = ["accuracy"] if net.is_classifier else ["mse", "r2"]
-    for m in resolve(metrics, net):
-        out[m.name] = m.compute(net, Y, z, a, sw)
-    return out
+    return scores(net, X, Y, sw, resolve(metrics, net), check=True)

@@ -543,12 +543,16 @@ class Network:
             raise self.overflow_error("output", out, trace.inputs)
         return out
 
-    def overflow_error(self, what: str, values: Array, X: Array) -> GlassnetError:
+    def overflow_error(self, what: str, values: Array, X: Array,
+                       first_row: int = 0) -> GlassnetError:
         """The error to raise when ``what`` ("output", "loss", ...) overflowed the dtype on
-        ``X``: it names the first bad rows of ``values`` and suggests scaling."""
-        rows = _first_bad_rows(~np.isfinite(values))
-        with np.errstate(over="ignore", invalid="ignore"):
-            x_max, w_max = float(np.max(np.abs(X))), float(np.max(np.abs(self.params)))
+        ``X``: it names the first bad rows of ``values`` (rows of X from ``first_row`` on)
+        and suggests scaling."""
+        rows = [first_row + r for r in _first_bad_rows(~np.isfinite(values))]
+        with np.errstate(over="ignore", invalid="ignore"):       # X a block at a time
+            x_max = max((float(np.max(np.abs(X[i:i + 65536])))
+                         for i in range(0, len(X), 65536)), default=0.0)
+            w_max = float(np.max(np.abs(self.params)))
         return GlassnetError(
             f"the network's {what} overflows {self.dtype.name} on X (first rows: {rows}): X "
             f"holds values up to {x_max:.3g} and the weights up to {w_max:.3g}. Scale X (e.g. "

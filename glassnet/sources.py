@@ -244,18 +244,12 @@ class ChunkBatches:
     def batch(self, stream, start: int, stop: int):
         return stream.take(stop - start)
 
-    def training_outputs(self, net):
-        """(Y, z, a, sample weights) of every training row, block by block (for metrics)."""
-        ys, zs, As, ws = [], [], [], []
+    def training_scores(self, net, metrics) -> dict:
+        """The epoch's ``metrics`` on every training row, block by block, chunk by chunk."""
+        scores = _metrics.Scores(net, metrics, loss=False)
         for i, block in self.data.blocks():
-            x, y, w = self.check(*block, i)
-            z, a = _metrics.outputs(net, x)
-            ys.append(y)
-            zs.append(z)
-            As.append(a)
-            ws.append(w)
-        weights = None if ws[0] is None else np.concatenate(ws)
-        return np.concatenate(ys), np.concatenate(zs), np.concatenate(As), weights
+            scores.add(*self.check(*block, i))
+        return scores.result()
 
 
 class _Stream:

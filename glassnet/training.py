@@ -556,18 +556,11 @@ class _Batches:
         y = self.Y.take(rows, axis=0, out=by, mode="clip")
         return x, y, None if bw is None else self.sw.take(rows, out=bw, mode="clip")
 
-    def training_outputs(self, net):
-        """(Y, z, a, sample weights) of every training row, for the epoch's metrics."""
-        xs, ys, ws = self.training_rows()
-        z, a = _metrics.outputs(net, xs)
-        return ys, z, a, ws
-
-    def training_rows(self):
-        """Every training row (for the epoch's metrics): the data, or its kept rows."""
-        if self.rows is None:
-            return self.X, self.Y, self.sw
-        return self.X[self.rows], self.Y[self.rows], \
-            None if self.sw is None else self.sw[self.rows]
+    def training_scores(self, net, metrics) -> dict:
+        """The epoch's ``metrics`` on every training row (the data, or its kept rows),
+        chunk by chunk: nothing the size of the data is made."""
+        return _metrics.scores(net, self.X, self.Y, self.sw, metrics, loss=False,
+                               rows=self.rows)
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -770,15 +763,11 @@ def _epoch_logs(net, run: _Run, loss: float) -> dict:
     """The epoch's record: loss, training metrics, validation loss and metrics, the rate."""
     logs = {"loss": loss}
     if run.metrics:
-        ys, z, a, ws = run.batches.training_outputs(net)
-        for m in run.metrics:
-            logs[m.name] = m.compute(net, ys, z, a, ws)
+        logs.update(run.batches.training_scores(net, run.metrics))
     if run.ctx.validation is not None:
         Xv, Yv, swv = run.ctx.validation
-        z, a = _metrics.outputs(net, Xv)
-        logs["val_loss"] = float(np.average(net.loss_per_sample(z, Yv), weights=swv))
-        for m in run.metrics:
-            logs["val_" + m.name] = m.compute(net, Yv, z, a, swv)
+        for name, value in _metrics.scores(net, Xv, Yv, swv, run.metrics).items():
+            logs["val_" + name] = value
     lr = _opt.current_learning_rate(run.opt, run.ctx.state)
     if lr is not None:
         logs["learning_rate"] = lr

@@ -454,17 +454,24 @@ def parse_init(text):
 
 
 def _metrics(net, X, y, task, target_scaler, prefix: str = "") -> dict:
-    """Accuracy and log loss (classification), or RMSE, MAE and R^2 in the target's units."""
+    """Accuracy and log loss (classification), or RMSE, MAE and R^2 in the target's units;
+    chunk by chunk, so that a memory-mapped table's final table holds one chunk's values."""
+    X = net.check_inputs(X)
     with np.errstate(all="ignore"):
         if task == "classification":
-            out = net.evaluate(X, y)
+            out = M.scores(net, X, y, None, [M.get("accuracy")], check=True, encode=True)
             return {f"{prefix}loss": float(out["loss"]), f"{prefix}accuracy": float(out["accuracy"])}
-        _, a = M.outputs(net, net.check_inputs(X))         # chunk by chunk: (rows, 1)
-        pred = target_scaler.inverse(a)[:, 0]
-        err = pred - y
-        return {f"{prefix}rmse": float(np.sqrt(np.mean(err * err))),
-                f"{prefix}mae": float(np.mean(np.abs(err))),
-                f"{prefix}r2": float(M.r2(y, pred))}
+        mse, mae, r2 = M.Mean(), M.Mean(), M.R2Sums()
+        for start in range(0, X.shape[0], M.CHUNK_ROWS):
+            _, a = M.outputs(net, X[start:start + M.CHUNK_ROWS])           # (rows, 1)
+            pred = target_scaler.inverse(a)                                # (rows, 1)
+            t = np.asarray(y[start:start + M.CHUNK_ROWS], np.float64).reshape(-1, 1)
+            err = (pred - t)[:, 0]
+            mse.add(err * err)
+            mae.add(np.abs(err))
+            r2.add(t, pred)
+        return {f"{prefix}rmse": float(np.sqrt(mse.value())), f"{prefix}mae": mae.value(),
+                f"{prefix}r2": r2.value()}
 
 
 def _fmt(key: str, value: float) -> str:
