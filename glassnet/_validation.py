@@ -14,6 +14,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ._mapped import FileRows
+
 
 class GlassnetError(ValueError):
     """A user-facing error: bad input, a damaged file, a training run that failed."""
@@ -103,7 +105,13 @@ def input_scale_message(X: np.ndarray, names: Sequence | None = None) -> str | N
     if n == 0 or d == 0:
         return None
     step = max(1, -(-n // SCALE_ROWS))
-    rows = X[::step]                        # a view: nothing is copied yet
+    reader = FileRows.of(X)
+    if reader is None:
+        rows = X[::step]                    # a view: nothing is copied yet
+    else:                                   # a read-only map: the rows read from its file
+        with reader:
+            picked = np.arange(0, n, step)
+            rows = reader.take(picked, np.empty((picked.size, d), X.dtype))
     blocks = range(0, rows.shape[0], 1024)
     # each column divided by its largest |x| first, so that values near the float64 limit
     # cannot overflow the squares: size = top * sqrt(mean((x / top)^2))
@@ -205,6 +213,11 @@ def _all_finite(arr: np.ndarray) -> bool:
     checked one by one, a block of rows at a time.  (For fit's data the full mask would be
     the largest thing training allocates: 1/4 of a float32 X.)
     """
+    reader = FileRows.of(arr)
+    if reader is not None:                  # a read-only map: read from its file, in blocks
+        with reader, np.errstate(over="ignore", invalid="ignore"):
+            return all(np.isfinite(np.add.reduce(block, axis=None)) or
+                       np.isfinite(block).all() for block in reader.blocks())
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(np.add.reduce(arr, axis=None)):
             return True

@@ -682,7 +682,7 @@ class PageGuard:
     ...     pass
     """
 
-    def __init__(self, arrays, allowance: int, interval: float = 0.05):
+    def __init__(self, arrays, allowance: int, interval: float = 0.01):
         self.maps = [m for m in (getattr(a, "_mmap", None) for a in arrays) if m is not None]
         self.allowance = int(allowance)
         self.limit = None

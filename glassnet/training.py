@@ -49,6 +49,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import _mapped
 from . import checkpoint as _ckpt
 from . import metrics as _metrics
 from . import optimizers as _opt
@@ -165,8 +166,9 @@ def fit(net, X, y, *, epochs: int = _D.epochs, batch_size: int = _D.batch_size,
     Parameters
     ----------
     X, y : training inputs (n, n_features) and targets (class indices, one-hot rows or values).
-        Arrays may be memory-mapped (``np.load(..., mmap_mode="r")``): batches are gathered
-        from the map.  Data in blocks trains block by block without being collected: a Dask
+        Arrays may be memory-mapped (``np.load(..., mmap_mode="r")``): shuffled batches
+        are then read from the file (:class:`glassnet._mapped.FileRows`).  Data in blocks
+        trains block by block without being collected: a Dask
         array or DataFrame ``X`` with its ``y``, or a list (or re-iterable) of ``(X, y)``
         chunks with ``y=None`` (the epoch's order is defined in :mod:`glassnet.sources`).
     epochs : passes over the training data.
@@ -532,6 +534,8 @@ class _Batches:
         self.bx = np.empty((k,) + X.shape[1:], X.dtype)
         self.by = np.empty((k,) + Y.shape[1:], Y.dtype)
         self.bw = None if sw is None else np.empty(k, sw.dtype)
+        # a read-only memory map: shuffled rows are read from its file (_mapped.FileRows)
+        self.file = _mapped.FileRows.of(X) if shuffle or rows is not None else None
 
     def draw(self, rng) -> np.ndarray | None:
         return rng.permutation(self.m) if self.shuffle else None
@@ -552,7 +556,8 @@ class _Batches:
             (self.bx[:k], self.by[:k], None if self.bw is None else self.bw[:k])
         # the ndarray.take method (np.take's wrapper costs more than the gather of a small
         # batch); mode="clip" because the default "raise" buffers ``out`` through a temporary
-        x = self.X.take(rows, axis=0, out=bx, mode="clip")
+        x = self.X.take(rows, axis=0, out=bx, mode="clip") if self.file is None else \
+            self.file.take(rows, bx)
         y = self.Y.take(rows, axis=0, out=by, mode="clip")
         return x, y, None if bw is None else self.sw.take(rows, out=bw, mode="clip")
 
