@@ -67,13 +67,17 @@ class FileRows:
         np.copyto(out, np.frombuffer(data, self.dtype).reshape(out.shape))
         return out
 
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` (within the array), in one read."""
+        k = stop - start
+        data = os.pread(self.fd, k * self.row_bytes, self.offset + start * self.row_bytes)
+        return np.frombuffer(data, self.dtype).reshape((k,) + self.shape[1:])
+
     def blocks(self, rows: int = 2 ** 16):
         """The array's rows in order, ``rows`` at a time, each block one read."""
         n = self.shape[0]
         for start in range(0, n, rows):
-            k = min(rows, n - start)
-            data = os.pread(self.fd, k * self.row_bytes, self.offset + start * self.row_bytes)
-            yield np.frombuffer(data, self.dtype).reshape((k,) + self.shape[1:])
+            yield self.block(start, min(start + rows, n))
 
     def close(self) -> None:
         if self.fd is not None:
@@ -88,3 +92,12 @@ class FileRows:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+def take(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``X[rows]`` (a copy), read from the file when ``X`` is a read-only memory map."""
+    reader = FileRows.of(X)
+    if reader is None:
+        return X[rows]
+    with reader:
+        return reader.take(rows, np.empty((len(rows),) + X.shape[1:], X.dtype))

@@ -37,6 +37,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ._mapped import FileRows
 from ._validation import GlassnetError, as_float_array
 
 Array = np.ndarray
@@ -302,15 +303,19 @@ class Mean:
 class R2Sums:
     """R^2 per output from chunks: the weighted sum of squared residuals, and the targets'
     weighted mean and sum of squared deviations ``M2`` merged chunk by chunk with Chan,
-    Golub and LeVeque's update (no cancellation when a target's mean is large against its
-    spread)::
+    Golub and LeVeque's update::
 
         delta = mean_b - mean;  W = W_a + W_b
         mean += delta * W_b / W;  M2 += M2_b + delta**2 * W_a * W_b / W
+
+    on the targets minus the first row's (``M2`` does not change under a shift, and the
+    shifted means are small: a target near 1e9 with unit spread keeps its R^2 to 1e-12,
+    where the running mean of the raw values loses 1e-9 in rounding).
     """
 
     def __init__(self):
         self.weight, self.mean, self.m2, self.ss_res = 0.0, 0.0, 0.0, 0.0
+        self.shift = None
 
     def add(self, t: Array, p: Array, sw=None) -> None:
         """Add one chunk of targets and predictions, both (rows, k)."""
@@ -320,6 +325,9 @@ class R2Sums:
         if not wb > 0:                     # no rows, or weights all zero: nothing to merge
             return
         self.ss_res = self.ss_res + (w[:, None] * (t - p) ** 2).sum(axis=0)      # (k,)
+        if self.shift is None:
+            self.shift = t[0].copy()
+        t = t - self.shift
         mb = (w[:, None] * t).sum(axis=0) / wb
         m2b = (w[:, None] * (t - mb) ** 2).sum(axis=0)
         total = self.weight + wb
@@ -469,14 +477,22 @@ class Scores:
     def add(self, X: Array, Y: Array, sw=None, first_row: int = 0, rows=None) -> None:
         """Score the rows of ``X``, ``Y``, ``sw`` (all of them, or those listed in ``rows``)."""
         n = X.shape[0] if rows is None else rows.shape[0]
-        for start in range(0, n, CHUNK_ROWS):
-            stop = min(start + CHUNK_ROWS, n)
-            if rows is None:
-                x, y, w = X[start:stop], Y[start:stop], None if sw is None else sw[start:stop]
-            else:
-                pick = rows[start:stop]
-                x, y, w = X[pick], Y[pick], None if sw is None else sw[pick]
-            self._chunk(x, y, w, first_row + start, X)
+        reader = FileRows.of(X)          # a read-only memory map: X's rows read from its file
+        try:
+            for start in range(0, n, CHUNK_ROWS):
+                stop = min(start + CHUNK_ROWS, n)
+                if rows is None:
+                    x = X[start:stop] if reader is None else reader.block(start, stop)
+                    y, w = Y[start:stop], None if sw is None else sw[start:stop]
+                else:
+                    pick = rows[start:stop]
+                    x = X[pick] if reader is None else \
+                        reader.take(pick, np.empty((pick.size,) + X.shape[1:], X.dtype))
+                    y, w = Y[pick], None if sw is None else sw[pick]
+                self._chunk(x, y, w, first_row + start, X)
+        finally:
+            if reader is not None:
+                reader.close()
 
     def _chunk(self, x, Y, sw, first_row: int, X) -> None:
         net = self.net

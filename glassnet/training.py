@@ -438,7 +438,8 @@ def _prepare(net, X, y, s: FitSettings) -> _Run:
         keep = np.ones(X.shape[0], bool)
         keep[val_index] = False
         rows = np.flatnonzero(keep)
-        validation = (X[val_index], Y[val_index], None if sw is None else sw[val_index])
+        validation = (_mapped.take(X, val_index), Y[val_index],
+                      None if sw is None else sw[val_index])
     ctx.validation = validation
     run.batches = chunked if chunked is not None else \
         _Batches(X, Y, sw, rows, shuffle, batch_size)
