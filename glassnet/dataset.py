@@ -75,7 +75,8 @@ class Moments:
         part = np.asarray(part, dtype=np.float64)
         if part.shape[0] == 0:
             return
-        biggest = np.max(np.abs(part), axis=0)
+        low, high = part.min(axis=0), part.max(axis=0)
+        biggest = np.maximum(-low, high)                 # max |x|, without an |X| array
         scale = np.exp2(np.floor(np.log2(np.where(biggest > 0, biggest, 1.0))))
         if self.scale is None:
             self.scale = scale
@@ -86,7 +87,6 @@ class Moments:
             scale = np.maximum(scale, self.scale)
             ratio = self.scale / scale                   # powers of two, <= 1
             self.mean, self.m2, self.scale = self.mean * ratio, self.m2 * ratio * ratio, scale
-        low, high = part.min(axis=0), part.max(axis=0)
         self.low = low if self.low is None else np.minimum(self.low, low)
         self.high = high if self.high is None else np.maximum(self.high, high)
         part = part / self.scale
@@ -152,11 +152,23 @@ def standardizer(X, rows, standardize: bool, names=None) -> D.Standardizer:
     return D.Standardizer(mean, std)
 
 
-def scale_rows(X, rows: np.ndarray, scaler: D.Standardizer, out) -> None:
-    """``out[i] = (X[rows[i]] - mean) / std``, block by block, cast to ``out``'s dtype."""
-    for start in range(0, rows.size, BLOCK_ROWS):
-        part = np.asarray(X[rows[start:start + BLOCK_ROWS]], dtype=np.float64)
-        out[start:start + part.shape[0]] = scaler.transform(part)
+def scale_rows(X, splits, scaler: D.Standardizer) -> None:
+    """``out[i] = (X[rows[i]] - mean) / std`` for each ``(rows, out)`` of ``splits`` (sorted
+    rows that together cover X once), cast to ``out``'s dtype.
+
+    One pass over X, :data:`BLOCK_ROWS` rows at a time, each block's rows sent to their
+    split: a spilled table is read back once for all the splits (the values are those of
+    scaling each split on its own: the formula is applied value by value).
+    """
+    done = [0] * len(splits)
+    for start in range(0, X.shape[0], BLOCK_ROWS):
+        stop = min(start + BLOCK_ROWS, X.shape[0])
+        block = np.asarray(X[start:stop], dtype=np.float64)          # (<= BLOCK_ROWS, d)
+        for k, (rows, out) in enumerate(splits):
+            end = int(np.searchsorted(rows, stop, side="left"))
+            if end > done[k]:
+                out[done[k]:end] = scaler.transform(block[rows[done[k]:end] - start])
+                done[k] = end
 
 
 # --- targets -------------------------------------------------------------------------------------
@@ -325,15 +337,15 @@ def _load(table, target, features, task, validation, seed, standardize, dtype, c
             raw.shape[0], validation, seed,
             labels=t.y if t.task == "classification" else None)
         scaler = standardizer(raw, train_rows, standardize, list(features))
-        arrays = {}
-        for split, rows in (("train", train_rows), ("val", val_rows)):
-            shape = (rows.size, raw.shape[1])
-            if cache is None:
-                arrays[split] = np.empty(shape, dtype)
-                scale_rows(raw, rows, scaler, arrays[split])
-            else:
-                with _NpyWriter(cache / f"X_{split}.npy", dtype, shape) as out:
-                    scale_rows(raw, rows, scaler, out)
+        d = raw.shape[1]
+        if cache is None:
+            arrays = {"train": np.empty((train_rows.size, d), dtype),
+                      "val": np.empty((val_rows.size, d), dtype)}
+            scale_rows(raw, [(train_rows, arrays["train"]), (val_rows, arrays["val"])], scaler)
+        else:
+            with _NpyWriter(cache / "X_train.npy", dtype, (train_rows.size, d)) as train, \
+                    _NpyWriter(cache / "X_val.npy", dtype, (val_rows.size, d)) as val:
+                scale_rows(raw, [(train_rows, train), (val_rows, val)], scaler)
     finally:
         if cache is not None:
             for spill in cache.glob("raw*.tmp"):
