@@ -221,6 +221,20 @@ def test_moments_rescale_when_a_later_block_is_larger():
     np.testing.assert_allclose(std / 1e299, Z.std(axis=0), rtol=1e-12)
 
 
+def test_scale_rows_sends_each_row_to_its_split_once(monkeypatch):
+    """One pass for both splits gives each split's rows scaled value by value."""
+    monkeypatch.setattr(dataset, "BLOCK_ROWS", 37)          # splits cross block edges
+    rng = np.random.default_rng(2)
+    X = rng.normal(5.0, 3.0, size=(1000, 4))
+    val = np.sort(rng.choice(1000, 200, replace=False))
+    train = np.setdiff1d(np.arange(1000), val)
+    scaler = D.Standardizer(X.mean(axis=0), X.std(axis=0))
+    out_train, out_val = np.empty((800, 4), np.float32), np.empty((200, 4), np.float32)
+    dataset.scale_rows(X, [(train, out_train), (val, out_val)], scaler)
+    assert np.array_equal(out_train, scaler.transform(X[train]).astype(np.float32))
+    assert np.array_equal(out_val, scaler.transform(X[val]).astype(np.float32))
+
+
 # --- predict: streamed == in memory, flat memory -------------------------------------------------
 
 def _train_model(tmp_path, csv):
