@@ -297,7 +297,7 @@ class Mean:
             self.weight += float(w.sum())
 
     def value(self) -> float:
-        return self.total / self.weight
+        return self.total / self.weight if self.weight else float("nan")     # no rows: NaN
 
 
 class R2Sums:
