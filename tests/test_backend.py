@@ -194,9 +194,11 @@ def test_a_large_network_takes_the_whole_step(digits, dtype):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_whole_step_without_numpys_blas_uses_numbas_dot(digits, dtype, monkeypatch):
     """Where NumPy's BLAS cannot be called from compiled code, a small network's whole
-    step makes its products with Numba's np.dot, with the same results."""
+    step makes its products with Numba's np.dot, and without the C library's memcpy the
+    batch is gathered by a loop, with the same results."""
     from glassnet import _numba
     monkeypatch.setattr(_numba, "numpy_gemm", lambda dtype: None)
+    monkeypatch.setattr(_numba, "c_memcpy", lambda: None)
     X, y = digits
     for name in ("sgd", "adam"):
         fast = _train("numba", X, y, dtype=dtype, optimizer=KERNEL_OPTIMIZERS[name]())
