@@ -24,8 +24,9 @@ the best of ``--repeats`` and are reported per step and as a share of the fit.  
 machine ``OPENBLAS_NUM_THREADS=1 ... --clock cpu`` gives steadier shares (of a one-thread run).
 
 ``--backend numba`` profiles the compiled path instead: the fused kernels on the same
-buffers (each call includes Numba's dispatch, about 0.4 us), and for a small network the
-whole step (one compiled call: gather, forward, loss, backward, ``params += grads``).
+buffers (each call includes Numba's dispatch, about 0.4 us), and where it applies the
+whole step (one compiled call: gather, forward, loss, backward and the step, the products
+through NumPy's own BLAS) and fit's runs of steps (many steps per compiled call).
 """
 from __future__ import annotations
 
@@ -192,7 +193,7 @@ def profile_numba(regime: str, dtype: str, repeats: int) -> list:
     x, yb = Xc[:bs].copy(), Y[:bs].copy()
     net.compute_gradients(x, yb)                        # compiles (or loads) the kernels
     kernels = net._kernels
-    whole = kernels.whole and bs * kernels.whole_macs <= K.WHOLE_STEP_MACS
+    whole = kernels.whole_fits(bs)
     net.layer_pass(x, yb, None, 1.0)              # fills the numpy-layout workspace
     ws = net._workspaces[bs]
     L = net.n_layers
@@ -234,12 +235,20 @@ def profile_numba(regime: str, dtype: str, repeats: int) -> list:
     batches, index, parts["data: gathering each batch's rows"] = gathers(
         net, Xc, Y, bs, repeats)
     if whole:
-        step = kernels.fit_step(batches, lambda state: (0.0, state))   # params stay
+        no_step = lambda state: (0.0, state)        # noqa: E731  (a zero step: params stay)
+        step = kernels.fit_step(batches, no_step)
+        many = kernels.fit_steps(batches, no_step)
         net.params[...] = saved
+        full = n // bs
 
-        def whole_steps():
+        def whole_steps(order=index):
             for start in range(0, n, bs):
-                step(index, start, min(start + bs, n), None)
+                step(order, start, min(start + bs, n), None)
+
+        def runs():
+            first = 0
+            while first < full:
+                first += len(many(index, first, full, None, float("inf"))[0])
         parts = {"GEMM (all products of a step, from Python)":
                  parts["GEMM (all products of a step, from Python)"],
                  "kernels alone: bias + act, derivative, output (each from Python)":
@@ -247,6 +256,9 @@ def profile_numba(regime: str, dtype: str, repeats: int) -> list:
                  + parts["activation derivative * delta (kernel)"]
                  + parts["output bias + softmax + CE + dL/dz (kernel)"]}
         whole_tb = best_time(whole_steps, 1, repeats) / steps
+        parts["of which gathering the batch (whole step minus the same on unshuffled rows)"] = \
+            whole_tb - best_time(lambda: whole_steps(None), 1, repeats) / steps
+        run_tb = best_time(runs, 1, repeats) / full
     else:
         def train_batches():
             for start in range(0, n, bs):
@@ -259,10 +271,13 @@ def profile_numba(regime: str, dtype: str, repeats: int) -> list:
     whole_fit = best_time(fit, 1, repeats) / (steps * epochs)
     rows = list(parts.items())
     if whole:
-        rows.append(("whole step: one compiled call (gather, forward, loss, backward, "
-                     "params += grads)", whole_tb))
-        rows.append(("fit loop: Python, callbacks, per-epoch work", whole_fit - whole_tb))
-        return rows, whole_tb, whole_fit, parts["GEMM (all products of a step, from Python)"], \
+        rows.insert(-1, ("whole step: one compiled call (gather, forward, loss, backward, "
+                         "step)", whole_tb))
+        rows.append(("runs of steps: many per compiled call (fit, no per-batch callback)",
+                     run_tb))
+        rows.append(("fit loop: Python, the epoch's check of X, per-epoch work",
+                     whole_fit - run_tb))
+        return rows, run_tb, whole_fit, parts["GEMM (all products of a step, from Python)"], \
             steps
     in_step = sum(t for name, t in rows if not name.startswith(("optimizer", "data")))
     rows.append(("compute_gradients: Python and call overhead", whole_tb - in_step))
@@ -292,10 +307,11 @@ def main(argv=None) -> int:
     print(f"  {'part':{width}s}{'us/step':>10s}{'share of fit':>14s}")
     for name, t in rows:
         print(f"  {name:{width}s}{t * 1e6:10.1f}{t / fit:14.1%}")
-    print(f"  {'= compute_gradients, whole':{width}s}{tb * 1e6:10.1f}{tb / fit:14.1%}")
+    whole = "= a step, whole (compute_gradients, or a compiled run)"
+    print(f"  {whole:{width}s}{tb * 1e6:10.1f}{tb / fit:14.1%}")
     print(f"  {'= fit, whole':{width}s}{fit * 1e6:10.1f}{1:14.1%}")
     print(f"  fit / GEMM alone = {fit / gemm:.2f};  "
-          f"compute_gradients / GEMM alone = {tb / gemm:.2f}")
+          f"step / GEMM alone = {tb / gemm:.2f}")
     return 0
 
 

@@ -14,9 +14,11 @@ What NumPy cannot fuse is fused here, with NumPy's arithmetic, operation for ope
   shift and per-row fallback, identity + squared error, sigmoid + binary cross-entropy);
 * ``sgd_update`` / ``adam_update``: the whole optimizer step, weight decay, momentum or
   Adam's moments, the learning rate and ``params += step``, one pass over the parameters;
-* ``whole_step``: for small networks the forward pass, the loss and the backward pass in
-  one call (the products through BLAS from compiled code): a small step is dominated by
-  the cost of each Python and NumPy call, not by arithmetic.
+* ``whole_step``: the forward pass, the loss and the backward pass in one call, for plain
+  SGD with the step taken inside the weight products; ``fit_step`` adds the batch's
+  gather and ``fit_steps`` runs many steps per call.  A small step is dominated by the
+  cost of each Python and NumPy call, a large one by its products, which go through
+  NumPy's own BLAS (:func:`numpy_gemm`: the same library and threads as ``np.dot``).
 
 Scalars reach the kernels already converted to the arrays' dtype, as NumPy converts a
 Python float operand, and Numba does not contract a * b + c into a fused multiply-add
@@ -56,6 +58,11 @@ OUTPUTS = {("softmax", "cross_entropy"): SOFTMAX_CE, ("identity", "squared_error
 #: the whole step in one call below this many multiply-adds in a layer's product (where the
 #: BLAS runs one thread anyway, and the cost of a step is calls, not arithmetic)
 WHOLE_STEP_MACS = 1 << 20
+#: fit without per-batch callbacks takes its steps in runs of about this many multiply-adds
+#: (products) per compiled call, and at most RUN_STEPS steps: Ctrl-C and the loss checks
+#: wait for the end of a run, a few milliseconds
+RUN_MACS = 1 << 28
+RUN_STEPS = 256
 
 
 def consts(dtype, param: float = 0.0) -> np.ndarray:
@@ -208,7 +215,7 @@ def output(z, a, y, delta, kind, mult, safe, c):
     return total / n
 
 
-# --- the whole step for small networks ----------------------------------------------------------
+# --- the whole step ----------------------------------------------------------------------------
 
 @_jit
 def column_sums(delta, out):
@@ -221,17 +228,122 @@ def column_sums(delta, out):
             out[j] += delta[i, j]
 
 
+# --- NumPy's BLAS from compiled code ------------------------------------------------------
+
+#: CBLAS constants: row-major storage, no transpose, transpose
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+_GEMM: dict = {}
+
+
+def numpy_gemm(dtype):
+    """NumPy's own ``cblas_sgemm`` / ``cblas_dgemm`` as a ctypes function, or None.
+
+    The compiled steps call the products through it: the library and the thread pool that
+    ``np.dot`` uses in Python, so the step runs the same BLAS kernels on the same threads,
+    and no second pool (SciPy's, which Numba's own ``np.dot`` calls) spins beside it.
+    Found in the ``numpy.libs`` folder of a NumPy wheel (scipy-openblas, with the 64-bit
+    integer interface its ``64_`` suffix names), checked once on a small product; None
+    elsewhere (then the kernels use Numba's ``np.dot``, see :data:`WHOLE_STEP_MACS`)."""
+    dtype = np.dtype(dtype)
+    if dtype.char not in _GEMM:
+        _GEMM[dtype.char] = _find_gemm(dtype)
+    return _GEMM[dtype.char]
+
+
+def _find_gemm(dtype):
+    import ctypes
+    import glob
+    import os
+    letter = {"f": "s", "d": "d"}.get(dtype.char)
+    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    if letter is None:
+        return None
+    real = ctypes.c_float if letter == "s" else ctypes.c_double
+    for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)          # already loaded by NumPy: the same handle
+        except OSError:
+            continue
+        for name in (f"scipy_cblas_{letter}gemm64_", f"cblas_{letter}gemm64_"):
+            if not hasattr(lib, name):
+                continue
+            index = ctypes.c_int64
+            gemm = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, index,
+                                    index, index, real, ctypes.c_void_p, index,
+                                    ctypes.c_void_p, index, real, ctypes.c_void_p,
+                                    index)((name, lib))
+            a = np.arange(6, dtype=dtype).reshape(2, 3)
+            b = np.arange(12, dtype=dtype).reshape(3, 4)
+            c = np.ones((2, 4), dtype)
+            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, 2, 4, 3, 1.0, a.ctypes.data, 3, b.ctypes.data,
+                 4, 1.0, c.ctypes.data, 4)
+            if np.array_equal(c, a @ b + 1):
+                return gemm
+    return None
+
+
+_MEMCPY: list = []
+
+
+def c_memcpy():
+    """The C library's ``memcpy`` as a ctypes function (the compiled gather copies each
+    row of X with it), or None where ctypes cannot find it."""
+    if not _MEMCPY:
+        import ctypes
+        try:
+            libc = ctypes.CDLL(None)
+            _MEMCPY.append(ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                            ctypes.c_size_t)(("memcpy", libc)))
+        except (OSError, AttributeError, TypeError):
+            _MEMCPY.append(None)
+    return _MEMCPY[0]
+
+
 @_jit
-def whole_step(x, y, params, grads, meta, cs, work, mult):
-    """Forward, loss and backward of one batch, gradients (times the optimizer's factor,
-    folded into ``mult``) into ``grads``; returns the mean loss.
+def product(gemm, a, b, c, ta, tb, accumulate):
+    """``c = op(a) @ op(b)``, or ``c += op(a) @ op(b)`` with ``accumulate``; op transposes
+    the stored (C-ordered) array when ``ta`` / ``tb``.  Through ``gemm`` (NumPy's BLAS) or,
+    with ``gemm`` None, Numba's ``np.dot``."""
+    if gemm is None:                     # one branch per layout, so that each is typed
+        if ta:
+            if accumulate:
+                c += np.dot(a.T, b)
+            else:
+                np.dot(a.T, b, c)
+        elif tb:
+            np.dot(a, b.T, c)
+        else:
+            np.dot(a, b, c)
+    else:
+        m, n = c.shape
+        k = a.shape[0] if ta else a.shape[1]
+        gemm(ROW_MAJOR, TRANS if ta else NO_TRANS, TRANS if tb else NO_TRANS, m, n, k, 1.0,
+             a.ctypes.data, a.shape[1], b.ctypes.data, b.shape[1], 1.0 if accumulate else 0.0,
+             c.ctypes.data, n)
+
+
+@_jit
+def whole_step(gemm, x, y, params, grads, meta, cs, work, mult, apply):
+    """Forward, loss and backward of one batch; returns the mean loss.
+
+    ``apply`` False: the gradients (times the optimizer's factor, folded into ``mult``) go
+    to ``grads``.  ``apply`` True (plain SGD, whose factor is -learning_rate): the step is
+    taken as the backward pass goes, ``W += below.T @ delta`` straight into the weights by
+    the product itself (after ``delta @ W.T`` has used the old ones) and ``b += column
+    sums``; ``grads`` then holds only the bias steps.  Each weight gets ``W + step`` once,
+    as ``params += grads`` would give it, without a pass over all the parameters whose
+    gradients the BLAS's threads left in the other core's cache.
+
+    The products go through ``gemm``, NumPy's own BLAS (:func:`numpy_gemm`: the same
+    library and thread pool as ``np.dot`` in Python), or with ``gemm`` None through Numba's
+    ``np.dot`` (SciPy's BLAS, which a small network's single-thread products can use).
 
     ``meta[l]`` = (fan_in, fan_out, weight offset, bias offset, workspace offset, kind,
     block) of layer l, the output layer's kind being its output/loss code; ``cs[l]`` its
     constants (the output's first one is the softmax's ``safe``); ``work`` holds z, a and
     delta of every layer (3 blocks of ``block`` values, each layer's (batch, fan_out) at
-    its offset).  Sums are sequential loops rather than BLAS GEMVs: on a small network a
-    BLAS call costs more than the sum."""
+    its offset).  Bias sums are sequential loops rather than BLAS GEMVs: on a small
+    network a BLAS call costs more than the sum."""
     n = x.shape[0]
     last = meta.shape[0] - 1
     size = meta[0, 6]
@@ -241,7 +353,7 @@ def whole_step(x, y, params, grads, meta, cs, work, mult):
         fi, fo, wo, bo, oo = meta[l, 0], meta[l, 1], meta[l, 2], meta[l, 3], meta[l, 4]
         z = zf[oo:oo + n * fo].reshape((n, fo))
         out = af[oo:oo + n * fo].reshape((n, fo))
-        np.dot(a, params[wo:wo + fi * fo].reshape((fi, fo)), z)
+        product(gemm, a, params[wo:wo + fi * fo].reshape((fi, fo)), z, False, False, False)
         if l < last:
             bias_act(z, params[bo:bo + fo], out, meta[l, 5], cs[l])
         else:
@@ -256,16 +368,28 @@ def whole_step(x, y, params, grads, meta, cs, work, mult):
                   y, delta, meta[last, 5], mult, cs[last, 0], cs[last])
     for l in range(last, -1, -1):
         fi, fo, wo, bo = meta[l, 0], meta[l, 1], meta[l, 2], meta[l, 3]
+        W = params[wo:wo + fi * fo].reshape((fi, fo))
         if l:
             po = meta[l - 1, 4]
             below = af[po:po + n * fi].reshape((n, fi))
+            prev = df[po:po + n * fi].reshape((n, fi))
+            product(gemm, delta, W, prev, False, True, False)      # with the old weights
         else:
             below = x
-        np.dot(below.T, delta, grads[wo:wo + fi * fo].reshape((fi, fo)))
+        gw = grads[wo:wo + fi * fo]
+        if apply and gemm is not None:
+            product(gemm, below, delta, W, True, False, True)      # W += below.T @ delta
+        else:
+            product(gemm, below, delta, gw.reshape((fi, fo)), True, False, False)
+            if apply:
+                w = params[wo:wo + fi * fo]
+                for i in range(fi * fo):
+                    w[i] += gw[i]
         column_sums(delta, grads[bo:bo + fo])
+        if apply:
+            for j in range(fo):
+                params[bo + j] += grads[bo + j]
         if l:
-            prev = df[po:po + n * fi].reshape((n, fi))
-            np.dot(delta, params[wo:wo + fi * fo].reshape((fi, fo)).T, prev)
             grad_delta(prev, zf[po:po + n * fi].reshape((n, fi)), below, meta[l - 1, 5],
                        cs[l - 1])
             delta = prev
@@ -273,28 +397,51 @@ def whole_step(x, y, params, grads, meta, cs, work, mult):
 
 
 @_jit
-def fit_step(X, Y, rows, start, stop, params, grads, meta, cs, work, mult):
+def fit_step(gemm, copy, X, Y, rows, start, stop, params, grads, meta, cs, work, mult):
     """The whole step of ``fit`` for plain SGD: rows ``start:stop`` of the epoch gathered
     from X and Y (through ``rows`` unless it is empty: then the data's own order) into the
-    end of ``work``, :func:`whole_step`, then ``params += grads``; returns the mean loss."""
+    end of ``work``, then :func:`whole_step` taking the step; returns the mean loss.
+    ``copy``: the C library's ``memcpy`` (:func:`c_memcpy`), which copies a row of X
+    faster than a loop, or None."""
     m = stop - start
     if rows.shape[0]:
         f, k = X.shape[1], Y.shape[1]
         at = 3 * meta[0, 6]
         bx = work[at:at + m * f].reshape((m, f))
         by = work[at + m * f:at + m * (f + k)].reshape((m, k))
+        if copy is None:
+            for i in range(m):
+                r = rows[start + i]
+                for j in range(f):
+                    bx[i, j] = X[r, j]
+        else:
+            size = f * X.itemsize
+            for i in range(m):
+                copy(bx.ctypes.data + i * size, X.ctypes.data + rows[start + i] * size, size)
         for i in range(m):
             r = rows[start + i]
-            for j in range(f):
-                bx[i, j] = X[r, j]
             for j in range(k):
                 by[i, j] = Y[r, j]
-        loss = whole_step(bx, by, params, grads, meta, cs, work, mult)
-    else:
-        loss = whole_step(X[start:stop], Y[start:stop], params, grads, meta, cs, work, mult)
-    for i in range(params.shape[0]):
-        params[i] += grads[i]
-    return loss
+        return whole_step(gemm, bx, by, params, grads, meta, cs, work, mult, True)
+    return whole_step(gemm, X[start:stop], Y[start:stop], params, grads, meta, cs, work,
+                      mult, True)
+
+
+@_jit
+def fit_steps(gemm, copy, X, Y, rows, first, size, params, grads, meta, cs, work, mults,
+              limit, losses):
+    """Steps ``first``, ``first + 1``, ... of the epoch, each of ``size`` rows (:func:`fit_step`
+    with ``mults[j]``), their losses into ``losses``; stops after a step whose loss is not
+    at most ``limit`` (that step applied, as fit's per-batch loop does).  Returns the
+    number of steps taken."""
+    for j in range(mults.shape[0]):
+        start = (first + j) * size
+        loss = fit_step(gemm, copy, X, Y, rows, start, start + size, params, grads, meta, cs,
+                        work, mults[j])
+        losses[j] = loss
+        if not loss <= limit:
+            return j + 1
+    return mults.shape[0]
 
 
 # --- optimizer steps: update and params += step in one pass -------------------------------------
@@ -338,7 +485,7 @@ def adam_update(params, grads, mu, nu, k_pre, wd_pre, b1, omb1, b2, omb2, eps_ro
         params[i] += g
 
 
-# --- the plan for one network ----------------------------------------------------------------------
+# --- the plan for one network -----------------------------------------------------------
 
 _PREPARED: dict = {}        # dtype name -> seconds the first compile (or cache load) took
 
@@ -386,6 +533,7 @@ class Kernels:
         sizes = net.layer_sizes
         self.whole = (self.out_kind >= 0 and all(k >= 0 for k in self.kinds))
         self.whole_macs = max(i * o for i, o in zip(sizes[:-1], sizes[1:]))
+        self.gemm = numpy_gemm(dt)
         self._kinds = self.kinds + [0]
         self._cs = np.stack(self.consts + [consts(dt, self.safe)])   # output: safe first
         self._flat: dict = {}
@@ -413,7 +561,7 @@ class Kernels:
         if key in _PREPARED:
             return 0.0
         start = time.perf_counter()
-        _warm(self.dtype)
+        _warm(self.dtype, self.gemm)
         _PREPARED[key] = seconds = time.perf_counter() - start
         self.prepare_seconds = seconds
         return seconds
@@ -437,11 +585,18 @@ class Kernels:
         if not (y.flags.c_contiguous and y.flags.writeable):
             y = np.array(y, order="C")
         n = x.shape[0]
-        if whole and sw is None and self.whole and n * self.whole_macs <= WHOLE_STEP_MACS:
+        if whole and sw is None and self.whole_fits(n):
             meta, work = self._whole_workspace(n)
-            return whole_step(x, y, net.params, net.grads, meta, self._cs, work,
-                              self.scalar(factor / n))
+            return whole_step(self.gemm, x, y, net.params, net.grads, meta, self._cs, work,
+                              self.scalar(factor / n), False)
         return float(net.layer_pass(x, y, sw, factor))
+
+    def whole_fits(self, n: int) -> bool:
+        """Whether batches of ``n`` rows take the whole step in one call: every part has a
+        kernel, and either the products go through NumPy's BLAS (:func:`numpy_gemm`) or
+        they are small enough for Numba's ``np.dot`` (SciPy's BLAS, one thread, below
+        :data:`WHOLE_STEP_MACS`)."""
+        return self.whole and (self.gemm is not None or n * self.whole_macs <= WHOLE_STEP_MACS)
 
     def fit_step(self, batches, linear):
         """``step(index, start, stop, state) -> (loss, state)`` for fit's plain-SGD loop
@@ -452,13 +607,14 @@ class Kernels:
         when the loss is not finite; fit then restores the epoch's starting weights."""
         X, Y = batches.X, batches.Y
         n = batches.bx.shape[0]
-        if not (self.whole and batches.sw is None and n * self.whole_macs <= WHOLE_STEP_MACS
-                and all(a.flags.c_contiguous and a.flags.writeable and a.ndim == 2
-                        for a in (X, Y, batches.bx, batches.by))):
+        if not (batches.sw is None and self.whole_fits(n) and all(
+                a.flags.c_contiguous and a.flags.writeable and a.ndim == 2
+                for a in (X, Y, batches.bx, batches.by))):
             return None
         if self.dtype.name not in _PREPARED:
             self.prepare()
         params, grads, cs, scalar = self.net.params, self.net.grads, self._cs, self.scalar
+        gemm, copy = self.gemm, c_memcpy()
         no_rows = np.empty(0, np.int64)
         # a fit has two batch sizes at most: the full one and the last; the step keeps the
         # arguments of the last call, so that a step costs one comparison and the call
@@ -471,9 +627,43 @@ class Kernels:
             if m != last[0] or factor != last[1]:
                 last[:] = m, factor, *self._whole_workspace(m)
                 mult[0] = scalar(factor / m)
-            return fit_step(X, Y, no_rows if index is None else index, start, stop, params,
-                            grads, last[2], cs, last[3], mult[0]), state
+            return fit_step(gemm, copy, X, Y, no_rows if index is None else index, start,
+                            stop, params, grads, last[2], cs, last[3], mult[0]), state
         return step
+
+    def fit_steps(self, batches, linear):
+        """``steps(index, first, stop, state, limit) -> (losses, state)`` for fit's plain-SGD
+        loop when no callback looks at single batches: the full-size batches ``first``,
+        ``first + 1``, ... before ``stop``, many per compiled call (about :data:`RUN_MACS`
+        multiply-adds of products, at most :data:`RUN_STEPS` steps), each exactly
+        :meth:`fit_step`'s step with the learning rate ``linear`` gives it; the run ends
+        early after a step whose loss is not at most ``limit``.  None where
+        :meth:`fit_step` is."""
+        if self.fit_step(batches, linear) is None:
+            return None
+        X, Y = batches.X, batches.Y
+        size = batches.bx.shape[0]
+        params, grads, cs, gemm = self.net.params, self.net.grads, self._cs, self.gemm
+        copy = c_memcpy()
+        meta, work = self._whole_workspace(size)
+        macs = size * sum(i * o for i, o in zip(self.net.layer_sizes[:-1],
+                                                self.net.layer_sizes[1:]))
+        most = max(1, min(RUN_STEPS, RUN_MACS // max(1, macs)))
+        losses = np.empty(most)
+        no_rows = np.empty(0, np.int64)
+
+        def steps(index, first, stop, state, limit):
+            k = min(stop - first, most)
+            mults = np.empty(k, self.dtype)
+            after = []
+            for j in range(k):              # the learning rate of each step, as fit_step
+                factor, state = linear(state)
+                mults[j] = factor / size
+                after.append(state)
+            done = fit_steps(gemm, copy, X, Y, no_rows if index is None else index, first,
+                             size, params, grads, meta, cs, work, mults, float(limit), losses)
+            return losses[:done].tolist(), after[done - 1]
+        return steps
 
     def layer_ops(self, forward, backward, output):
         """``Network.layer_pass``'s per-layer operations with this backend's kernels in
@@ -577,7 +767,7 @@ def fused_update(opt, state, dtype):
     return None
 
 
-def _warm(dtype) -> None:
+def _warm(dtype, gemm) -> None:
     """Call every kernel once on tiny arrays of ``dtype``: compiles (or loads) exactly the
     specializations training uses."""
     s = dtype.type
@@ -598,6 +788,10 @@ def _warm(dtype) -> None:
     work = np.ones(3 * 12 + 2 * 6, dtype)
     cs = np.stack([c, consts(dtype, 1e-30)])
     X, Y = rng.standard_normal((4, 3)).astype(dtype), np.eye(4, 3, dtype=dtype)
-    whole_step(X[:2], Y[:2], params, np.empty_like(params), net_meta, cs, work, s(0.5))
+    whole_step(gemm, X[:2], Y[:2], params, np.empty_like(params), net_meta, cs, work, s(0.5),
+               False)
     for rows in (np.array([3, 1, 0, 2], np.int64), np.empty(0, np.int64)):
-        fit_step(X, Y, rows, 0, 2, params, np.empty_like(params), net_meta, cs, work, s(0.5))
+        fit_step(gemm, c_memcpy(), X, Y, rows, 0, 2, params, np.empty_like(params), net_meta,
+                 cs, work, s(0.5))
+        fit_steps(gemm, c_memcpy(), X, Y, rows, 0, 2, params, np.empty_like(params), net_meta,
+                  cs, work, np.full(2, s(0.5)), 1e300, np.empty(2))

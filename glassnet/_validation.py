@@ -113,19 +113,22 @@ def input_scale_message(X: np.ndarray, names: Sequence | None = None) -> str | N
             picked = np.arange(0, n, step)
             rows = reader.take(picked, np.empty((picked.size, d), X.dtype))
     blocks = range(0, rows.shape[0], 1024)
-    # each column divided by its largest |x| first, so that values near the float64 limit
-    # cannot overflow the squares: size = top * sqrt(mean((x / top)^2))
+    # each column divided by the power of two at or below its largest |x| first (exact), so
+    # that values near the float64 limit cannot overflow the squares (|x| / top < 2):
+    # size = top * sqrt(mean((x / top)^2))
     top = np.zeros(d)
     for start in blocks:
-        np.maximum(top, np.abs(np.asarray(rows[start:start + 1024], np.float64)).max(axis=0),
-                   out=top)
-    top[top == 0] = 1.0
+        block = rows[start:start + 1024]            # max and min are exact in any dtype
+        np.maximum(top, np.maximum(block.max(axis=0), -block.min(axis=0)), out=top)
+    top = np.exp2(np.floor(np.log2(np.where(top > 0, top, 1.0))))
+    inverse = 1.0 / top                             # a power of two: the product is exact
     total = np.zeros(d)
     square = np.zeros(d)
     for start in blocks:
-        block = np.asarray(rows[start:start + 1024], dtype=np.float64) / top  # (<=1024, d)
+        block = np.multiply(rows[start:start + 1024], inverse, dtype=np.float64)  # (<=1024, d)
         total += block.sum(axis=0)
-        square += np.einsum("ij,ij->j", block, block)
+        block *= block
+        square += block.sum(axis=0)
     m = rows.shape[0]
     mean, mean_square = total / m, square / m
     size = top * np.sqrt(mean_square)                    # sqrt(mean^2 + std^2), the RMS

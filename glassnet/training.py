@@ -653,18 +653,42 @@ def _run_batches(net, run: _Run, hooks: _Hooks) -> bool:
     ctx, pos, batches = run.ctx, run.position, run.batches
     index = batches.arrange(pos.order)
     train_step, opt, alpha = net.train_step, run.opt, run.alpha
-    # the Numba backend's whole step for a small network and plain SGD: gathering the
-    # batch, the gradients and params += grads in one compiled call (None otherwise)
-    whole = None
+    # the Numba backend's whole step for plain SGD: gathering the batch, the forward and
+    # backward pass and the step in one compiled call (None otherwise)
+    whole = many = None
+    batch_begin, batch_end = hooks.batch_begin, hooks.batch_end
     if net._kernels is not None and opt.linear is not None and not alpha:
         whole = net._kernels.fit_step(batches, opt.linear)
-    batch_begin, batch_end = hooks.batch_begin, hooks.batch_end
+        if whole is not None and not batch_begin and not batch_end:
+            # no callback looks at single batches: many steps per compiled call
+            many = net._kernels.fit_steps(batches, opt.linear)
     n_batches, bounds = ctx.n_batches, run.bounds
     state, step, total, batch = run.state, pos.step, pos.total, pos.batch
     limit, baseline = run.loss_limit, run.loss_baseline
-    finished = True
+    if many is not None:
+        # the full-size batches go a run of them per call (the last one may be short)
+        size = bounds[0][1] - bounds[0][0]
+        full = n_batches - (bounds[-1][1] - bounds[-1][0] != size)
+    following = batch               # the next batch to train
     try:
-        for batch in range(pos.batch, n_batches):
+        while following < n_batches:
+            if many is not None and baseline and following < full:
+                # once the run's first batch has set the loss limit: steps until the
+                # run, the epoch's full batches or the limit ends (the step past the
+                # limit is applied, as `whole` does: restored below)
+                losses, state = many(index, following, full, state, limit)
+                for loss in losses:
+                    total += loss * size
+                step += len(losses)
+                batch = following + len(losses) - 1
+                following = batch + 1
+                if not loss <= limit:
+                    _diverged(net, run, pos.epoch, batch, loss, _explosion(
+                        loss, limit, LOSS_GROWTH_LIMIT, "the loss"))
+                if ctx.stop:
+                    break
+                continue
+            batch, following = following, following + 1
             start, stop = bounds[batch]
             if batch_begin:
                 ctx.batch, ctx.step = batch, step
@@ -688,12 +712,12 @@ def _run_batches(net, run: _Run, hooks: _Hooks) -> bool:
                 for hook in batch_end:
                     hook(ctx, {"batch": batch, "loss": loss})
             if ctx.stop:
-                finished = batch == n_batches - 1
                 break
     finally:                          # also on a second Ctrl-C: the steps taken count
         run.state, pos.step, pos.total = state, step, total
+    finished = following >= n_batches
     ctx.batch, ctx.step, ctx.state = batch, step, state
-    pos.batch = 0 if finished else batch + 1
+    pos.batch = 0 if finished else following
     return finished
 
 

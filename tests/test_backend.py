@@ -79,11 +79,18 @@ def _assert_same(a, b, dtype):
     np.testing.assert_allclose(loss_a, loss_b, rtol=tol)
 
 
-@pytest.fixture
-def layer_by_layer(monkeypatch):
-    """The large-network path (products through NumPy, elementwise kernels) on small data."""
+def _force_layer_by_layer(monkeypatch):
+    """As where the whole step does not apply (no NumPy BLAS to call from compiled code,
+    and a network above WHOLE_STEP_MACS): products through NumPy, elementwise kernels."""
     from glassnet import _numba
     monkeypatch.setattr(_numba, "WHOLE_STEP_MACS", 0)
+    monkeypatch.setattr(_numba, "numpy_gemm", lambda dtype: None)
+
+
+@pytest.fixture
+def layer_by_layer(monkeypatch):
+    """The layer-by-layer path on small data."""
+    _force_layer_by_layer(monkeypatch)
 
 
 # --- the compiled path equals the NumPy path --------------------------------------------------
@@ -101,9 +108,8 @@ def test_numba_equals_numpy_for_every_kernel(digits, dtype, activation, monkeypa
             fast = _train("numba", X, Y, optimizer=make(), **common)
             assert fast[0].backend == "numba" and ref[0].backend == "numpy"
             _assert_same(fast, ref, dtype)
-    # the layer-by-layer path of large networks, on a deeper network
-    from glassnet import _numba
-    monkeypatch.setattr(_numba, "WHOLE_STEP_MACS", 0)
+    # the layer-by-layer path, on a deeper network
+    _force_layer_by_layer(monkeypatch)
     Y = _targets("labels", X, y)
     for name in ("sgd", "momentum", "adam"):
         common = dict(dtype=dtype, activation=activation, sizes=(64, 20, 12))
@@ -131,6 +137,136 @@ def test_whole_step_is_used_for_a_small_network(digits):
     net.layer_pass = refuse
     net.fit(X, y, epochs=1)                                     # plain sgd: fit_step
     net.fit(X, y, epochs=1, optimizer="adam")                   # whole_step + fused update
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_numpy_gemm_is_numpys_own_blas(dtype):
+    """The products the compiled steps make go through the BLAS NumPy itself calls (found
+    in the NumPy wheel this suite runs on), and give np.dot's results bit for bit, with
+    either operand transposed and accumulating into the output."""
+    from glassnet import _numba
+    gemm = _numba.numpy_gemm(dtype)
+    assert gemm is not None
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(130, 70)).astype(dtype)
+    b = rng.normal(size=(70, 300)).astype(dtype)
+    c = np.empty((130, 300), dtype)
+    _numba.product(gemm, a, b, c, False, False, False)
+    assert np.array_equal(c, a @ b)
+    d = rng.normal(size=(130, 300)).astype(dtype)
+    g = np.empty((70, 300), dtype)
+    _numba.product(gemm, a, d, g, True, False, False)            # a.T @ d
+    assert np.array_equal(g, a.T @ d)
+    w = b.copy()
+    _numba.product(gemm, a, d, w, True, False, True)             # w += a.T @ d
+    assert np.array_equal(w, b + a.T @ d)
+    p = np.empty((130, 70), dtype)
+    _numba.product(gemm, d, b, p, False, True, False)            # d @ b.T
+    assert np.array_equal(p, d @ b.T)
+    # and without it, Numba's np.dot: the same products
+    for ta, tb, out, want in ((False, False, c, a @ b), (True, False, g, a.T @ d),
+                              (False, True, p, d @ b.T)):
+        _numba.product(None, d if tb else a, d if ta else b, out, ta, tb, False)
+        np.testing.assert_allclose(out, want, rtol=1e-5 if dtype == "float32" else 1e-12)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_large_network_takes_the_whole_step(digits, dtype):
+    """Above WHOLE_STEP_MACS the step is still one compiled call (its products through
+    NumPy's BLAS, plain SGD's step taken inside the weight products) and equals the
+    NumPy path: plain SGD through fit's runs of steps, adam through train_step."""
+    from glassnet import _numba
+    X, y = digits
+    sizes = (64, 640, 96)
+    assert 32 * 64 * 640 > _numba.WHOLE_STEP_MACS
+    for make in (KERNEL_OPTIMIZERS["sgd"], KERNEL_OPTIMIZERS["adam"]):
+        ref = _train("numpy", X, y, dtype=dtype, sizes=sizes, optimizer=make(), epochs=3)
+        net = glassnet.Network([*sizes, 10], dtype=dtype, seed=3, backend="numba")
+        net.layer_pass = _refuse_training_passes(net.layer_pass)
+        history = net.fit(X, y, batch_size=32, optimizer=make(), epochs=3)
+        assert net._kernels.whole_fits(32)
+        _assert_same((net, np.array(history.loss)), ref, dtype)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_whole_step_without_numpys_blas_uses_numbas_dot(digits, dtype, monkeypatch):
+    """Where NumPy's BLAS cannot be called from compiled code, a small network's whole
+    step makes its products with Numba's np.dot, and without the C library's memcpy the
+    batch is gathered by a loop, with the same results."""
+    from glassnet import _numba
+    monkeypatch.setattr(_numba, "numpy_gemm", lambda dtype: None)
+    monkeypatch.setattr(_numba, "c_memcpy", lambda: None)
+    X, y = digits
+    for name in ("sgd", "adam"):
+        fast = _train("numba", X, y, dtype=dtype, optimizer=KERNEL_OPTIMIZERS[name]())
+        assert fast[0]._kernels.gemm is None and fast[0]._kernels.whole_fits(32)
+        _assert_same(fast, _train("numpy", X, y, dtype=dtype,
+                                  optimizer=KERNEL_OPTIMIZERS[name]()), dtype)
+
+
+class _EveryBatch(glassnet.callbacks.Callback):
+    """Looks at every batch: fit then takes its steps one compiled call each."""
+
+    def __init__(self):
+        self.seen = 0
+
+    def on_batch_end(self, ctx, logs):
+        self.seen += 1
+
+
+@needs_numba
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_runs_of_steps_equal_single_steps(digits, shuffle, monkeypatch):
+    """Without per-batch callbacks fit takes its SGD steps many per compiled call; the
+    weights, losses and generator are those of one step per call, bit for bit, with a
+    learning-rate schedule, a short last batch and runs cut at any length."""
+    from glassnet import _numba
+    X, y = digits
+    lr = glassnet.schedules.cosine(0.2, total_steps=60, warmup_steps=5)
+    calls = []
+    real = _numba.fit_steps
+    monkeypatch.setattr(_numba, "fit_steps", lambda *a: calls.append(1) or real(*a))
+    nets = []
+    for steps_per_call, callbacks in ((7, []), (256, []), (256, [_EveryBatch()])):
+        monkeypatch.setattr(_numba, "RUN_STEPS", steps_per_call)
+        net = glassnet.Network([64, 24, 10], seed=5, backend="numba")
+        history = net.fit(X, y, epochs=5, batch_size=32, optimizer=_opt.sgd(lr),
+                          shuffle=shuffle, callbacks=callbacks)
+        nets.append((net, history.loss, net.rng.bit_generator.state))
+    assert callbacks[0].seen == 5 * 11
+    # 10 full batches a run: the first epoch's first is a single step; 7 a call: 2 calls
+    assert len(calls) == (1 + 1 + 4 * 2) + (1 + 4 * 1)
+    for net, loss, rng in nets[:2]:
+        assert np.array_equal(net.params, nets[2][0].params)
+        assert loss == nets[2][1] and rng == nets[2][2]
+
+
+@needs_numba
+def test_divergence_inside_a_run_of_steps(digits):
+    """A loss past the limit in the middle of a run of steps stops the run there: the
+    same epoch and batch are named, and the weights put back, as with one step per call."""
+    X, y = digits
+    caught = []
+    for callbacks in ([], [_EveryBatch()]):
+        net = glassnet.Network([64, 16, 1], activation="identity", loss="squared_error",
+                               seed=0, backend="numba")
+        start = net.params.copy()
+        with pytest.raises(glassnet.DivergenceError) as info:
+            net.fit(X, y * 1.0, epochs=3, optimizer=_opt.sgd(0.5), callbacks=callbacks)
+        assert np.array_equal(net.params, start)
+        caught.append((info.value.epoch, info.value.batch, info.value.value))
+    assert caught[0] == caught[1] and caught[0][1] > 0
+
+
+def _refuse_training_passes(layer_pass):
+    def refuse(x, y, *args, **kwargs):
+        if y is not None:                          # forward-only passes may use it
+            raise AssertionError("the layer-by-layer path ran")
+        return layer_pass(x, y, *args, **kwargs)
+    return refuse
 
 
 @needs_numba
