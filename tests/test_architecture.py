@@ -31,7 +31,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "glassnet"
 #: glassnet's layers, bottom first: a module may import from its own layer and those below.
 #: A module is named by its first component under glassnet/ (``doctor`` is the package).
 LAYERS = [
-    ("base", {"_validation", "_version", "_registry", "_schema"}),
+    ("base", {"_validation", "_version", "_registry", "_schema", "_mapped"}),
     ("maths", {"activations", "losses", "initializers", "schedules", "optimizers", "metrics"}),
     ("network", {"network", "backend", "_numba"}),
     ("training loop, doctor, files", {"callbacks", "progress", "history", "training", "neuro",
