@@ -502,12 +502,17 @@ def holdout_split(n: int, fraction: float, seed: int | None,
         order = rng.permutation(n)
         k = min(n - 1, max(1, int(round(fraction * n))))
         return np.sort(order[k:]), np.sort(order[:k])
-    train, val = [], []
-    for c in np.unique(labels):
-        rows = rng.permutation(np.flatnonzero(labels == c))
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "iu" and labels.size and labels.min() >= 0:
+        present = np.flatnonzero(np.bincount(labels))     # np.unique's classes, without a sort
+    else:
+        present = np.unique(labels)
+    held = np.zeros(n, dtype=bool)
+    for c in present:
+        rows = np.flatnonzero(labels == c)
+        rng.shuffle(rows)           # in place: the order rng.permutation(rows) draws
         k = int(round(fraction * rows.size))
         k = min(k, rows.size - 1)   # keep at least one row of every class for training
-        val.append(rows[:k])
-        train.append(rows[k:])
-    train, val = np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
-    return train, val
+        held[rows[:k]] = True
+    # each side's rows in increasing order (as sorting them would give), without a sort
+    return np.flatnonzero(~held), np.flatnonzero(held)
