@@ -235,6 +235,21 @@ def test_scale_rows_sends_each_row_to_its_split_once(monkeypatch):
     assert np.array_equal(out_val, scaler.transform(X[val]).astype(np.float32))
 
 
+@pytest.mark.parametrize("sizes", [[0], [1], [4096], [3, 8 * 2 ** 20, 5], [8 * 2 ** 20] * 2,
+                                   [1_000_003, 2_500_000, 7]])
+@pytest.mark.parametrize("direct", [True, False])
+def test_direct_file_writes_the_bytes_it_is_given(tmp_path, monkeypatch, sizes, direct):
+    if not direct:                     # a system without O_DIRECT: the buffered file
+        monkeypatch.delattr(os, "O_DIRECT", raising=False)
+    rng = np.random.default_rng(len(sizes))
+    pieces = [rng.bytes(k) for k in sizes]
+    path = tmp_path / "f.bin"
+    with dataset.DirectFile(path) as f:
+        for piece in pieces:
+            assert f.write(piece) == len(piece)
+    assert path.read_bytes() == b"".join(pieces)
+
+
 # --- predict: streamed == in memory, flat memory -------------------------------------------------
 
 def _train_model(tmp_path, csv):
