@@ -33,6 +33,7 @@ second thread pool would oversubscribe the cores.
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 import weakref
@@ -232,9 +233,6 @@ def column_sums(delta, out):
 
 #: CBLAS constants: row-major storage, no transpose, transpose
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
-_GEMM: dict = {}
-
-
 def numpy_gemm(dtype):
     """NumPy's own ``cblas_sgemm`` / ``cblas_dgemm`` as a ctypes function, or None.
 
@@ -244,12 +242,10 @@ def numpy_gemm(dtype):
     Found in the ``numpy.libs`` folder of a NumPy wheel (scipy-openblas, with the 64-bit
     integer interface its ``64_`` suffix names), checked once on a small product; None
     elsewhere (then the kernels use Numba's ``np.dot``, see :data:`WHOLE_STEP_MACS`)."""
-    dtype = np.dtype(dtype)
-    if dtype.char not in _GEMM:
-        _GEMM[dtype.char] = _find_gemm(dtype)
-    return _GEMM[dtype.char]
+    return _find_gemm(np.dtype(dtype))
 
 
+@functools.cache
 def _find_gemm(dtype):
     import ctypes
     import glob
@@ -282,21 +278,16 @@ def _find_gemm(dtype):
     return None
 
 
-_MEMCPY: list = []
-
-
+@functools.cache
 def c_memcpy():
     """The C library's ``memcpy`` as a ctypes function (the compiled gather copies each
     row of X with it), or None where ctypes cannot find it."""
-    if not _MEMCPY:
-        import ctypes
-        try:
-            libc = ctypes.CDLL(None)
-            _MEMCPY.append(ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                            ctypes.c_size_t)(("memcpy", libc)))
-        except (OSError, AttributeError, TypeError):
-            _MEMCPY.append(None)
-    return _MEMCPY[0]
+    import ctypes
+    try:
+        return ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                ctypes.c_size_t)(("memcpy", ctypes.CDLL(None)))
+    except (OSError, AttributeError, TypeError):
+        return None
 
 
 @_jit
@@ -598,21 +589,28 @@ class Kernels:
         :data:`WHOLE_STEP_MACS`)."""
         return self.whole and (self.gemm is not None or n * self.whole_macs <= WHOLE_STEP_MACS)
 
+    def _fits(self, batches) -> bool:
+        """Whether fit's compiled steps apply to ``batches`` (no sample weights, the whole
+        step for their size, data in the one compiled layout); prepares the kernels."""
+        if not (batches.sw is None and self.whole_fits(batches.bx.shape[0]) and all(
+                a.flags.c_contiguous and a.flags.writeable and a.ndim == 2
+                for a in (batches.X, batches.Y, batches.bx, batches.by))):
+            return False
+        if self.dtype.name not in _PREPARED:
+            self.prepare()
+        return True
+
     def fit_step(self, batches, linear):
         """``step(index, start, stop, state) -> (loss, state)`` for fit's plain-SGD loop
         (``linear``: the optimizer's, see ``Optimizer.linear``): gather, forward, backward
-        and ``params += grads`` in one compiled call; None where that does not apply
-        (sample weights, a layer or output without a kernel, a big network, data NumPy
-        holds in another layout).  Unlike ``Network.train_step`` the step is applied even
-        when the loss is not finite; fit then restores the epoch's starting weights."""
-        X, Y = batches.X, batches.Y
-        n = batches.bx.shape[0]
-        if not (batches.sw is None and self.whole_fits(n) and all(
-                a.flags.c_contiguous and a.flags.writeable and a.ndim == 2
-                for a in (X, Y, batches.bx, batches.by))):
+        and the step in one compiled call; None where that does not apply (sample weights,
+        a layer or output without a kernel, a large network without NumPy's BLAS to call,
+        data NumPy holds in another layout).  Unlike ``Network.train_step`` the step is
+        applied even when the loss is not finite; fit then restores the epoch's starting
+        weights."""
+        if not self._fits(batches):
             return None
-        if self.dtype.name not in _PREPARED:
-            self.prepare()
+        X, Y = batches.X, batches.Y
         params, grads, cs, scalar = self.net.params, self.net.grads, self._cs, self.scalar
         gemm, copy = self.gemm, c_memcpy()
         no_rows = np.empty(0, np.int64)
@@ -639,7 +637,7 @@ class Kernels:
         :meth:`fit_step`'s step with the learning rate ``linear`` gives it; the run ends
         early after a step whose loss is not at most ``limit``.  None where
         :meth:`fit_step` is."""
-        if self.fit_step(batches, linear) is None:
+        if not self._fits(batches):
             return None
         X, Y = batches.X, batches.Y
         size = batches.bx.shape[0]
