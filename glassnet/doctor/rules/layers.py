@@ -219,6 +219,17 @@ def _zero_weights_finding(rec: Recording, members: list) -> Finding:
         explains=sorted(set(layers) | set(roots) | ({L} if output_frozen else set())))
 
 
+def _flagged(origin: str, start, end, fraction: str, warn: float):
+    """The layer's record to report when its ``fraction`` reaches ``warn``: at the start
+    (``origin="start"``: ``start``), or only after the run (``"run"``: ``end``, when the
+    start was below); None otherwise."""
+    if origin == "start":
+        return start if getattr(start, fraction) >= warn else None
+    if end is not None and getattr(start, fraction) < warn and getattr(end, fraction) >= warn:
+        return end
+    return None
+
+
 def dead_units(rec: Recording, found: tuple, blocked: dict, origin: str) -> list:
     """Layers whose units are (nearly) all inactive at the start (``origin="start"``), or
     only after the run (``"run"``)."""
@@ -231,11 +242,11 @@ def dead_units(rec: Recording, found: tuple, blocked: dict, origin: str) -> list
             continue
         if origin == "start" and s.input_zero and group and group[-1].layer == s.layer - 1:
             silenced.append(s.layer)       # silent because the dead layer below gives zeros
-        elif origin == "start" and s.inactive_fraction >= DEAD_WARN:
-            group.append(s)
-        elif (origin == "run" and end is not None and s.inactive_fraction < DEAD_WARN
-              and end[i].inactive_fraction >= DEAD_WARN):
-            group.append(end[i])
+            continue
+        hit = _flagged(origin, s, None if end is None else end[i], "inactive_fraction",
+                       DEAD_WARN)
+        if hit is not None:
+            group.append(hit)
     if not group:
         return []
     layers = [s.layer for s in group]
@@ -378,11 +389,10 @@ def _saturated(rec: Recording, found: tuple, origin: str) -> list:
     for i, s in enumerate(rec.start.layers):
         if s.layer in done and done[s.layer] != "symmetric_units":
             continue
-        if origin == "start" and s.saturated_fraction >= SATURATED_WARN:
-            group.append(s)
-        elif (origin == "run" and end is not None and s.saturated_fraction < SATURATED_WARN
-              and end[i].saturated_fraction >= SATURATED_WARN):
-            group.append(end[i])
+        hit = _flagged(origin, s, None if end is None else end[i], "saturated_fraction",
+                       SATURATED_WARN)
+        if hit is not None:
+            group.append(hit)
     if not group:
         return []
     layers = [s.layer for s in group]
