@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import glassnet
-from glassnet.data import Standardizer
 from glassnet import GlassnetError, SymmetryWarning
+from glassnet.data import Standardizer
 from glassnet.doctor import CODES, Finding, Monitor, Report, diagnose, distinct_units
 from glassnet.doctor.stats import measure
 
