@@ -59,8 +59,10 @@ class FileRows:
     def row(self, i: int) -> bytes:
         return os.pread(self.fd, self.row_bytes, self.offset + i * self.row_bytes)
 
-    def take(self, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Rows ``rows`` of the array into ``out`` (len(rows), ...)."""
+    def take(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``rows`` of the array into ``out`` (len(rows), ...), a new array when None."""
+        if out is None:
+            out = np.empty((len(rows),) + self.shape[1:], self.dtype)
         pread, fd, size = os.pread, self.fd, self.row_bytes
         offsets = (rows.astype(np.int64) * size + self.offset).tolist()
         data = b"".join([pread(fd, size, at) for at in offsets])
@@ -100,4 +102,4 @@ def take(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if reader is None:
         return X[rows]
     with reader:
-        return reader.take(rows, np.empty((len(rows),) + X.shape[1:], X.dtype))
+        return reader.take(rows)

@@ -110,8 +110,7 @@ def input_scale_message(X: np.ndarray, names: Sequence | None = None) -> str | N
         rows = X[::step]                    # a view: nothing is copied yet
     else:                                   # a read-only map: the rows read from its file
         with reader:
-            picked = np.arange(0, n, step)
-            rows = reader.take(picked, np.empty((picked.size, d), X.dtype))
+            rows = reader.take(np.arange(0, n, step))
     blocks = range(0, rows.shape[0], 1024)
     # each column divided by the power of two at or below its largest |x| first (exact), so
     # that values near the float64 limit cannot overflow the squares (|x| / top < 2):

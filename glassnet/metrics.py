@@ -188,7 +188,13 @@ def _r2_rows(t: Array, p: Array, sw) -> float:
     w = np.ones(t.shape[0]) if sw is None else sw
     ss_res = (w[:, None] * (t - p) ** 2).sum(axis=0)
     mean = (w[:, None] * t).sum(axis=0) / w.sum()
-    ss_tot = (w[:, None] * (t - mean) ** 2).sum(axis=0)
+    return _r2_score(ss_res, (w[:, None] * (t - mean) ** 2).sum(axis=0))
+
+
+def _r2_score(ss_res, ss_tot) -> float:
+    """1 - SS_res / SS_tot averaged over outputs; an output whose truth is constant
+    (SS_tot 0) scores 1 if predicted exactly, else 0."""
+    ss_res, ss_tot = np.asarray(ss_res, np.float64), np.asarray(ss_tot, np.float64)
     ok = ss_tot > 0
     scores = np.where(ok, 1.0 - ss_res / np.where(ok, ss_tot, 1.0),
                       np.where(ss_res == 0, 1.0, 0.0))
@@ -339,11 +345,7 @@ class R2Sums:
     def value(self) -> float:
         """1 - SS_res / SS_tot averaged over outputs; a constant target scores 1 if
         predicted exactly, else 0 (as :func:`r2`)."""
-        ss_res, ss_tot = np.asarray(self.ss_res, np.float64), np.asarray(self.m2, np.float64)
-        ok = ss_tot > 0
-        scores = np.where(ok, 1.0 - ss_res / np.where(ok, ss_tot, 1.0),
-                          np.where(ss_res == 0, 1.0, 0.0))
-        return float(scores.mean())
+        return _r2_score(self.ss_res, self.m2)
 
 
 class _RunningAccuracy:
@@ -486,8 +488,7 @@ class Scores:
                     y, w = Y[start:stop], None if sw is None else sw[start:stop]
                 else:
                     pick = rows[start:stop]
-                    x = X[pick] if reader is None else \
-                        reader.take(pick, np.empty((pick.size,) + X.shape[1:], X.dtype))
+                    x = X[pick] if reader is None else reader.take(pick)
                     y, w = Y[pick], None if sw is None else sw[pick]
                 self._chunk(x, y, w, first_row + start, X)
         finally:
