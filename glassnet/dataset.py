@@ -41,30 +41,69 @@ from . import tables
 from ._validation import GlassnetError
 from .io import atomic_write
 
-#: rows per block of the statistics and of the scaled copy (fixed, so that the merge order,
-#: and therefore every bit of the statistics, does not depend on how the file was chunked)
+#: rows per block: the unit of the validation split, of the statistics and of the scaled
+#: copy (fixed, so that the split and every bit of the statistics do not depend on how the
+#: file was chunked or on how many processes parsed it); fewer for wide tables
 BLOCK_ROWS = 65_536
+#: at most this many bytes of float64 rows in a block (:func:`block_rows`) ...
+BLOCK_BYTES = 16 * 2 ** 20
+#: ... but never fewer rows than this
+MIN_BLOCK_ROWS = 1024
 #: bumped whenever the cache's layout or arithmetic changes (an older cache is rebuilt)
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 CACHE_MARK = "cache.json"
 
 
 # --- statistics ----------------------------------------------------------------------------------
 
+@dataclass
+class Part:
+    """One block's column statistics, at the block's own power-of-two scale (see
+    :class:`Moments`): what a parsing process hands back instead of its rows."""
+
+    count: int
+    mean: np.ndarray              # (d,) mean of x / scale
+    m2: np.ndarray                # (d,) sum of squared deviations of x / scale
+    low: np.ndarray               # (d,) smallest and largest x (unscaled)
+    high: np.ndarray
+    scale: np.ndarray             # (d,) a power of two near the largest |x|
+
+
+def part_of(X) -> Part | None:
+    """The statistics of a block of rows ``X`` (rows, d); None for no rows.
+
+    Dividing by a power of two is exact, so the block's moments at its own scale are those
+    at any larger power of two times an exact factor: :class:`Moments` restates them.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.shape[0] == 0:
+        return None
+    low, high = X.min(axis=0), X.max(axis=0)
+    biggest = np.maximum(-low, high)                     # max |x|, without an |X| array
+    scale = np.exp2(np.floor(np.log2(np.where(biggest > 0, biggest, 1.0))))
+    Z = X / scale                                        # (rows, d)
+    mean = Z.mean(axis=0)
+    Z -= mean
+    np.square(Z, out=Z)
+    return Part(X.shape[0], mean, Z.sum(axis=0), low, high, scale)
+
+
 class Moments:
     """Column means and (population) standard deviations merged block by block.
 
-    Each block's mean and sum of squared deviations ``M2`` are merged into the running ones
-    with Chan, Golub and LeVeque's update::
+    Each block's mean and sum of squared deviations ``M2`` (a :class:`Part`) are merged into
+    the running ones with Chan, Golub and LeVeque's update::
 
         delta = mean_b - mean;  n = n_a + n_b
         mean += delta * n_b / n;  M2 += M2_b + delta**2 * n_a * n_b / n
 
-    Columns are first divided by a power of two (exact, so nothing is rounded) so that values
-    near the largest float do not overflow the squares.  The power follows the largest
-    ``|x|`` seen so far: when a later block is larger, the running mean and ``M2`` are
-    rescaled to the new power, again exactly, so the result does not depend on where the
-    large values sit in the file.
+    Columns are first divided by a power of two (exact, so nothing is rounded) so that
+    values near the largest float do not overflow the squares.  Each block uses the power
+    of its own largest ``|x|``; before a merge both sides are restated at the larger of
+    the two powers, again exactly, so the result does not depend on where the large values
+    sit in the file.  The merge order is the blocks' order in the file, fixed, so every
+    bit of the result is the same however (and by how many processes) the blocks were
+    computed.
     """
 
     def __init__(self):
@@ -72,32 +111,25 @@ class Moments:
         self.low = self.high = None      # per column: constant only when low == high
 
     def add(self, part) -> None:
-        part = np.asarray(part, dtype=np.float64)
-        if part.shape[0] == 0:
+        """Merge a block: a :class:`Part`, or an array of rows (its :func:`part_of`)."""
+        if not isinstance(part, Part):
+            part = part_of(part)
+        if part is None:
             return
-        low, high = part.min(axis=0), part.max(axis=0)
-        biggest = np.maximum(-low, high)                 # max |x|, without an |X| array
-        scale = np.exp2(np.floor(np.log2(np.where(biggest > 0, biggest, 1.0))))
-        if self.scale is None:
-            self.scale = scale
-            self.mean = np.zeros(part.shape[1])
-            self.m2 = np.zeros(part.shape[1])
-        elif np.any(scale > self.scale):
-            # a larger block: restate the running moments in the larger power of two
-            scale = np.maximum(scale, self.scale)
-            ratio = self.scale / scale                   # powers of two, <= 1
-            self.mean, self.m2, self.scale = self.mean * ratio, self.m2 * ratio * ratio, scale
-        self.low = low if self.low is None else np.minimum(self.low, low)
-        self.high = high if self.high is None else np.maximum(self.high, high)
-        part = part / self.scale
-        nb = part.shape[0]
-        mb = part.mean(axis=0)
-        m2b = ((part - mb) ** 2).sum(axis=0)
-        total = self.count + nb
-        delta = mb - self.mean
-        self.mean = self.mean + delta * (nb / total)
-        self.m2 = self.m2 + m2b + delta * delta * (self.count * nb / total)
-        self.count = total
+        if self.count == 0:
+            self.count, self.mean, self.m2 = part.count, part.mean, part.m2
+            self.low, self.high, self.scale = part.low, part.high, part.scale
+            return
+        scale = np.maximum(self.scale, part.scale)
+        ra, rb = self.scale / scale, part.scale / scale        # powers of two, <= 1
+        mean_a, m2_a = self.mean * ra, self.m2 * (ra * ra)
+        mean_b, m2_b = part.mean * rb, part.m2 * (rb * rb)
+        total = self.count + part.count
+        delta = mean_b - mean_a
+        self.mean = mean_a + delta * (part.count / total)
+        self.m2 = m2_a + m2_b + delta * delta * (self.count * part.count / total)
+        self.count, self.scale = total, scale
+        self.low, self.high = np.minimum(self.low, part.low), np.maximum(self.high, part.high)
 
     def result(self):
         """(mean, std); an error naming the columns whose statistics do not fit a float."""
@@ -120,25 +152,20 @@ def moments(X, rows: np.ndarray | None = None, block: int = BLOCK_ROWS):
     >>> bool(np.allclose(mean, X.mean(0)) and np.allclose(std, X.std(0)))
     True
     """
-    return _accumulate(X, rows, block).result()
-
-
-def _accumulate(X, rows, block: int = BLOCK_ROWS) -> Moments:
     n_rows = X.shape[0] if rows is None else rows.size
     acc = Moments()
     for start in range(0, n_rows, block):
         acc.add(X[start:start + block] if rows is None else X[rows[start:start + block]])
-    return acc
+    return acc.result()
 
 
-def standardizer(X, rows, standardize: bool, names=None) -> D.Standardizer:
-    """The scaling of the training rows.  As :func:`glassnet.data.column_stats`: a column is
-    constant (std 1: only centred) only when all its values are equal, and a varying column
-    whose std float64 cannot hold (below 5e-324) is refused by name."""
-    d = X.shape[1]
-    if not standardize:
-        return D.Standardizer(np.zeros(d), np.ones(d))
-    acc = _accumulate(X, rows)
+def standardizer(acc: Moments | None, names=None) -> D.Standardizer:
+    """The scaling of the training rows from their merged statistics (None: no scaling, of
+    ``len(names)`` columns).  As :func:`glassnet.data.column_stats`: a column is constant
+    (std 1: only centred) only when all its values are equal, and a varying column whose
+    std float64 cannot hold (below 5e-324) is refused by name."""
+    if acc is None:
+        return D.Standardizer(np.zeros(len(names)), np.ones(len(names)))
     mean, std = acc.result()
     constant = acc.low == acc.high
     std[constant] = 1.0
@@ -156,19 +183,167 @@ def scale_rows(X, splits, scaler: D.Standardizer) -> None:
     """``out[i] = (X[rows[i]] - mean) / std`` for each ``(rows, out)`` of ``splits`` (sorted
     rows that together cover X once), cast to ``out``'s dtype.
 
-    One pass over X, :data:`BLOCK_ROWS` rows at a time, each block's rows sent to their
-    split: a spilled table is read back once for all the splits (the values are those of
-    scaling each split on its own: the formula is applied value by value).
+    One pass over X, a block of rows at a time (:func:`block_rows`), each block's rows sent
+    to their split: a spilled table is read back once for all the splits (the values are
+    those of scaling each split on its own: the formula is applied value by value).
     """
     done = [0] * len(splits)
-    for start in range(0, X.shape[0], BLOCK_ROWS):
-        stop = min(start + BLOCK_ROWS, X.shape[0])
-        block = np.asarray(X[start:stop], dtype=np.float64)          # (<= BLOCK_ROWS, d)
+    step = block_rows(X.shape[1])
+    for start in range(0, X.shape[0], step):
+        stop = min(start + step, X.shape[0])
+        block = np.asarray(X[start:stop], dtype=np.float64)          # (<= step, d)
         for k, (rows, out) in enumerate(splits):
             end = int(np.searchsorted(rows, stop, side="left"))
             if end > done[k]:
                 out[done[k]:end] = scaler.transform(block[rows[done[k]:end] - start])
                 done[k] = end
+
+
+# --- the validation split ------------------------------------------------------------------------
+
+def block_rows(d: int) -> int:
+    """Rows per block of a table of ``d`` features: :data:`BLOCK_ROWS`, halved while a block
+    of float64 rows would exceed :data:`BLOCK_BYTES` (wide tables), to no fewer than
+    :data:`MIN_BLOCK_ROWS`.  Fixed by the table's width alone, so the blocks (and with them
+    the split and every bit of the statistics) do not depend on chunking or processes."""
+    rows = BLOCK_ROWS
+    while rows > MIN_BLOCK_ROWS and rows * max(1, d) * 8 > BLOCK_BYTES:
+        rows //= 2
+    return max(1, rows)
+
+
+def split_block(n: int, fraction: float, seed: int | None, index: int,
+                codes: np.ndarray | None = None) -> np.ndarray:
+    """The rows of block ``index`` (``n`` rows) held out for validation, sorted, counted
+    from the block's start.
+
+    The block's generator is ``default_rng(seed)`` for the first block and the ``index``-th
+    child of ``SeedSequence(seed)`` for the others, so each block is drawn on its own and
+    a table of one block is split as :func:`glassnet.data.holdout_split` splits it.
+
+    * Without ``codes`` (regression): ``round(fraction * n)`` rows of a permutation, at
+      least one and at most ``n - 1``, as ``holdout_split``.
+    * With class ``codes`` (any integers whose order is the labels' order): each class's
+      rows, in the order of its shuffle, give their first ``floor(fraction * n_c + u)``
+      rows, ``u`` uniform in [0, 1) drawn per class after the shuffles.  The rounding is
+      random so that no class is favoured across blocks: a class with one row in each
+      block would never be held out with ``round``; here it is, a ``fraction`` of the
+      time.  (:func:`split` then keeps one row of each class for training.)
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise GlassnetError(f"the validation fraction must be in [0, 1). Got {fraction}.")
+    if fraction == 0.0 or n < 2:
+        return np.arange(0)
+    rng = np.random.default_rng(
+        seed if index == 0 else np.random.SeedSequence(seed, spawn_key=(index,)))
+    if codes is None:
+        order = rng.permutation(n)
+        k = min(n - 1, max(1, int(round(fraction * n))))
+        return np.sort(order[:k])
+    codes = np.asarray(codes).reshape(-1)
+    if codes.dtype.kind not in "iu" or codes.min() < 0:
+        codes = np.unique(codes, return_inverse=True)[1].reshape(-1)
+    counts = np.bincount(codes)
+    by_class = np.argsort(codes, kind="stable")        # each class's rows, in row order
+    ends = np.cumsum(counts)
+    groups = []
+    for c in np.flatnonzero(counts):                   # the classes in the labels' order
+        rows = by_class[ends[c] - counts[c]:ends[c]]   # a view, shuffled in place
+        rng.shuffle(rows)
+        groups.append(rows)
+    u = rng.random(len(groups))
+    held = np.zeros(n, dtype=bool)
+    for rows, draw in zip(groups, u):
+        held[rows[:int(np.floor(fraction * rows.size + draw))]] = True
+    return np.flatnonzero(held)
+
+@dataclass
+class BlockWork:
+    """What a parsing process computed for one block, so the parent need not read it back:
+    for each way the block may be split (``"random"``, ``"stratified"``), the held-out rows
+    and the training rows' :class:`Part` (None without scaling)."""
+
+    kind: str                     # the block's labels: 'text', 'number' or 'bool'
+    results: dict
+
+
+def training_part(X, held: np.ndarray) -> Part | None:
+    """The statistics of the rows of the block ``X`` that are not ``held`` out."""
+    if held.size == 0:
+        return part_of(X)
+    keep = np.ones(X.shape[0], dtype=bool)
+    keep[held] = False
+    return part_of(np.asarray(X)[keep])
+
+
+@dataclass
+class Split:
+    """The validation split of a whole table and its training rows' statistics."""
+
+    train: np.ndarray             # sorted row numbers
+    val: np.ndarray
+    moments: Moments | None       # None without scaling
+
+
+def split(raw, t: "Targets", text: bool, fraction: float, seed, standardize: bool,
+          found: list | None = None) -> Split:
+    """Split ``raw`` (rows, d: an array or a spilled file) block by block, stratified by
+    class for classification, and merge the training rows' statistics in block order.
+
+    ``found``: a :class:`BlockWork` per block from the parsing processes; a block whose
+    work does not fit the task (the labels of a whole column decide it, and a block of
+    numbers in a column with text sorts its labels differently) is done here instead,
+    reading its rows back.  Both give the same bits.  Then every class keeps a row for
+    training: a class whose rows were all held out gives back its first row.
+    """
+    n, d = raw.shape
+    size = block_rows(d)
+    classes = t.task == "classification"
+    variant = "stratified" if classes else "random"
+    held, parts = [], []
+    for b, start in enumerate(range(0, n, size)):
+        stop = min(start + size, n)
+        work = found[b] if found is not None else None
+        if work is not None and variant in work.results and \
+                (not classes or (work.kind == "text") == text):
+            h, part = work.results[variant]
+        else:
+            h = split_block(stop - start, fraction, seed, b,
+                            t.y[start:stop] if classes else None)
+            part = _MISSING
+        held.append(h)
+        parts.append(part)
+    if classes:
+        _keep_every_class(t.y, held, parts, size)
+    acc = None
+    if standardize:
+        acc = Moments()
+        for b, (h, part) in enumerate(zip(held, parts)):
+            if part is _MISSING:
+                part = training_part(raw[b * size:min((b + 1) * size, n)], h)
+            acc.add(part)
+    val = np.concatenate([h + b * size for b, h in enumerate(held)]) if held else \
+        np.arange(0)
+    keep = np.ones(n, dtype=bool)
+    keep[val] = False
+    return Split(np.flatnonzero(keep), val.astype(np.int64), acc)
+
+
+_MISSING = object()
+
+
+def _keep_every_class(labels, held, parts, size) -> None:
+    """Give back to training the first row of any class whose rows were all held out."""
+    val = np.concatenate([h + b * size for b, h in enumerate(held)])
+    if val.size == 0:
+        return
+    total = np.bincount(labels)
+    out = np.bincount(labels[val], minlength=total.size)
+    for c in np.flatnonzero((out == total) & (total > 0)):
+        row = int(val[labels[val] == c][0])
+        b = row // size
+        held[b] = held[b][held[b] != row - b * size]
+        parts[b] = _MISSING
 
 
 # --- targets -------------------------------------------------------------------------------------
@@ -180,6 +355,7 @@ class _Targets:
         self.parts: list[np.ndarray] = []
         self.kinds: list[str] = []
         self.labels: dict = {}           # text label -> code in order of appearance
+        self.names: list = []            # code -> text label
 
     def add_column(self, col, target: str, where: str, first_row: int) -> None:
         """A chunk's target column (a pandas Series); missing values are an error naming
@@ -205,23 +381,51 @@ class _Targets:
         inverse, uniques = pd.factorize(text)             # hashing: no sort of the chunk
         if (inverse < 0).any():                           # None/NaN among objects
             raise GlassnetError("the target column has missing values.")
-        ids = np.array([self.labels.setdefault(str(u), len(self.labels)) for u in uniques],
-                       dtype=np.int64)
+        ids = np.array([self._code(str(u)) for u in uniques], dtype=np.int64)
         return ids[inverse]
+
+    def _code(self, label: str) -> int:
+        code = self.labels.setdefault(label, len(self.labels))
+        if code == len(self.names):
+            self.names.append(label)
+        return code
 
     def extend(self, other: "_Targets") -> None:
         """Append another collection's chunks (the rows after these), recoding its text."""
-        ids = np.array([self.labels.setdefault(label, len(self.labels))
-                        for label in other.labels], dtype=np.int64)
+        ids = np.array([self._code(label) for label in other.labels], dtype=np.int64)
         for part, kind in zip(other.parts, other.kinds):
             self.parts.append(ids[part] if kind == "text" else part)
             self.kinds.append(kind)
+
+    def is_text(self) -> bool:
+        """Whether the column is text (any text, or numbers mixed with booleans)."""
+        kinds = set(self.kinds)
+        return not (kinds <= {"number"} or kinds == {"bool"})
+
+    def block_codes(self, auto: bool) -> np.ndarray | None:
+        """The last chunk's labels as integers in the labels' sorted order (the order of
+        the codes :meth:`encoded` or :func:`glassnet.data.encode_labels` gives the whole
+        column, when the column is all text or all numbers), or, when ``auto``, None for
+        numbers that ``--task auto`` would not take as classes."""
+        import pandas as pd
+        kind, part = self.kinds[-1], self.parts[-1]
+        if kind == "text":
+            present = np.flatnonzero(np.bincount(part))
+            order = sorted(range(present.size), key=lambda i: self.names[present[i]])
+            rank = np.zeros(present[-1] + 1, dtype=np.int64)
+            rank[present[order]] = np.arange(present.size)
+            return rank[part]
+        codes, uniques = pd.factorize(part, sort=True)
+        if auto and kind == "number" and not (uniques.size <= D.MAX_AUTO_CLASSES and
+                                     np.all(uniques == np.round(uniques))):
+            return None
+        return codes.astype(np.int64)
 
     def encoded(self):
         """Text labels as (codes 0..k-1 in sorted label order, sorted labels), as
         :func:`glassnet.data.encode_labels` gives them, without an array of strings; None
         for a numeric or boolean column."""
-        if set(self.kinds) <= {"number"} or set(self.kinds) == {"bool"}:
+        if not self.is_text():
             return None
         if set(self.kinds) != {"text"}:
             self.values()                                 # numbers among text become text
@@ -335,13 +539,13 @@ def load(table, *, target: str, features: Sequence[str], task: str, validation: 
 
 def _load(table, target, features, task, validation, seed, standardize, dtype, chunk_rows,
           cache, progress, settings) -> TrainingSet:
-    raw, values = _read(table, target, features, chunk_rows, cache, progress)
+    raw, values, found = _read(table, target, features, chunk_rows, cache, progress,
+                               (validation, seed, task, standardize))
     try:
         t = targets(values, task, target, table.name)
-        train_rows, val_rows = D.holdout_split(
-            raw.shape[0], validation, seed,
-            labels=t.y if t.task == "classification" else None)
-        scaler = standardizer(raw, train_rows, standardize, list(features))
+        rows = split(raw, t, values.is_text(), validation, seed, standardize, found)
+        scaler = standardizer(rows.moments, list(features))
+        train_rows, val_rows = rows.train, rows.val
         d = raw.shape[1]
         if cache is None:
             arrays = {"train": np.empty((train_rows.size, d), dtype),
@@ -383,17 +587,18 @@ def features_of(chunk, features: Sequence[str], where: str) -> np.ndarray:
     return D.feature_matrix(chunk.frame, features, where, first_row=chunk.first_row)
 
 
-def _read(table, target, features, chunk_rows, cache, progress):
-    """One pass over the table: float64 features (in memory or a file) and the target.
+def _read(table, target, features, chunk_rows, cache, progress, plan):
+    """One pass over the table: float64 features (in memory or a file), the target, and
+    (from the parsing processes, else None) each block's :class:`BlockWork`.
 
-    A large CSV converted into a cache is parsed by several processes at once, each a
-    stretch of the file (see :func:`_read_parallel`); the result is the same.
+    A large CSV converted into a cache is parsed by several processes at once (see
+    :func:`_read_parallel`), each also splitting its blocks and taking their statistics;
+    the result is the same.
     """
     if cache is not None:
         workers = _parse_workers(table)
         if workers > 1:
-            found = _read_parallel(table, target, features, chunk_rows, cache, progress,
-                                   workers)
+            found = _read_parallel(table, target, features, cache, progress, workers, plan)
             if found is not None:
                 return found
     collected = _Targets()
@@ -413,8 +618,8 @@ def _read(table, target, features, chunk_rows, cache, progress):
         if sink is not None:
             sink.close()
     if sink is None:
-        return np.concatenate(parts) if len(parts) > 1 else parts[0], collected
-    return _RawFile([(cache / "raw.tmp", n)], len(features)), collected
+        return (np.concatenate(parts) if len(parts) > 1 else parts[0]), collected, None
+    return _RawFile([(cache / "raw.tmp", n)], len(features)), collected, None
 
 
 #: a CSV at least this large is parsed by several processes when converted into a cache
@@ -432,32 +637,34 @@ def _parse_workers(table) -> int:
                       table.size // max(1, PARALLEL_BYTES // 2)))
 
 
-def _read_parallel(table, target, features, chunk_rows, cache, progress, workers):
+def _read_parallel(table, target, features, cache, progress, workers, plan):
     """The conversion's pass split over ``workers`` processes, or None to read in one.
 
-    The bytes after the header are cut into ``workers`` stretches at line ends; each
-    process parses its stretch with the same pandas reader, writes its float64 features to
-    its own file and returns its targets, and the stretches are put back in order.  A
-    value parses to the same float whichever process reads it, so the arrays are those
-    of the single pass.  A stretch holding a quote character (a quoted field may hide a
-    line end) or anything the parser or the checks refuse sends the whole file back to
+    The data lines are cut into ``workers`` stretches of about equal bytes, each starting
+    at a block's first line (:func:`block_starts` counts the lines up to each cut).  Each
+    process parses its stretch with the same pandas reader, a block at a time, writes its
+    float64 features to its own file, splits each block and takes the statistics of its
+    training rows while the rows are in memory (:class:`BlockWork`), and returns them with
+    its targets; the stretches are put back in order.  A value parses to the same float
+    whichever process reads it, and a block's split and statistics depend only on its
+    rows, so the result is that of the single pass.  A stretch holding a quote character
+    (a quoted field may hide a line end), a blank line (the line count would not be the
+    row count) or anything the parser or the checks refuse sends the whole file back to
     the single pass, whose errors name the row in the whole file.
     """
     import concurrent.futures
     import multiprocessing
+    size = block_rows(len(features))
     with open(table.path, "rb") as f:
         f.readline()                                      # the header
         begin = f.tell()
-        cuts = [begin]
-        for k in range(1, workers):
-            f.seek(begin + (table.size - begin) * k // workers)
-            f.readline()                                  # to the next line's start
-            cuts.append(max(f.tell(), cuts[-1]))
-        cuts.append(table.size)
-    spans = [(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    starts = [(begin, 0)] + block_starts(table.path, begin, table.size, workers, size)
+    spans = [(a, b, line, (next_line - line) if next_line is not None else None)
+             for (a, line), (b, next_line) in zip(starts, starts[1:] + [(table.size, None)])]
     columns = [*features, target]
     jobs = [(str(table.path), table.sep, list(table.columns), columns, list(features), target,
-             a, b, str(cache / f"raw.{k}.tmp"), chunk_rows) for k, (a, b) in enumerate(spans)]
+             a, b, str(cache / f"raw.{k}.tmp"), size, line // size, rows, plan)
+            for k, (a, b, line, rows) in enumerate(spans)]
     # fork: the workers start at once with everything imported, and never re-run the
     # caller's script (spawn would import __main__ again in each of them)
     context = multiprocessing.get_context("fork")
@@ -465,7 +672,7 @@ def _read_parallel(table, target, features, chunk_rows, cache, progress, workers
     with concurrent.futures.ProcessPoolExecutor(len(jobs), mp_context=context) as pool:
         futures = [pool.submit(_parse_span, *job) for job in jobs]
         results = []
-        for future, (a, b) in zip(futures, spans):
+        for future, (a, b, _, _) in zip(futures, spans):
             results.append(future.result())
             done += b - a
             if progress is not None:
@@ -475,11 +682,47 @@ def _read_parallel(table, target, features, chunk_rows, cache, progress, workers
             with contextlib.suppress(OSError):
                 os.unlink(cache / f"raw.{k}.tmp")
         return None
-    collected = _Targets()
-    for _, part in results:
+    collected, found = _Targets(), []
+    for _, part, blocks in results:
         collected.extend(part)
-    parts = [(cache / f"raw.{k}.tmp", n) for k, (n, _) in enumerate(results)]
-    return _RawFile(parts, len(features)), collected
+        found.extend(blocks)
+    parts = [(cache / f"raw.{k}.tmp", n) for k, (n, _, _) in enumerate(results)]
+    return _RawFile(parts, len(features)), collected, found
+
+
+def block_starts(path, begin: int, size: int, parts: int, rows: int) -> list:
+    """``(byte, line)`` where data lines ``k * rows`` start, one after each of the ``parts
+    - 1`` even cuts of the bytes ``begin:size`` (fewer for a short file); line 0 starts at
+    ``begin``.  A line ends at ``\\n``.  One read of the file up to the last cut."""
+    cuts = [begin + (size - begin) * k // parts for k in range(1, parts)]
+    found: list = []
+    buffer = bytearray(16 * 2 ** 20)
+    view = np.frombuffer(buffer, dtype=np.uint8)
+    pos, lines, want = begin, 0, None               # lines: line ends before pos
+    with open(path, "rb") as f:
+        f.seek(begin)
+        while cuts or want is not None:
+            got = f.readinto(buffer)
+            if not got:
+                break
+            while True:
+                if want is None:                    # the line of the next cut
+                    if not cuts or cuts[0] >= pos + got:
+                        break
+                    at = lines + buffer.count(b"\n", 0, max(0, cuts.pop(0) - pos))
+                    want = (at // rows + 1) * rows  # the next block start after the cut
+                    if found and want <= found[-1][1]:
+                        want = None
+                        continue
+                ends = buffer.count(b"\n", 0, got)
+                if lines + ends < want:
+                    break
+                end = np.flatnonzero(view[:got] == 10)[want - lines - 1]
+                found.append((pos + int(end) + 1, want))
+                want = None
+            lines += buffer.count(b"\n", 0, got)
+            pos += got
+    return [(byte, line) for byte, line in found if byte < size]
 
 
 class _Span:
@@ -503,8 +746,12 @@ class _Span:
         self.file.close()
 
 
-def _parse_span(path, sep, header, columns, features, target, start, stop, out, chunk_rows):
-    """One process's share of :func:`_read_parallel`: (rows, targets), or None."""
+def _parse_span(path, sep, header, columns, features, target, start, stop, out, size,
+                first_block, rows, plan):
+    """One process's share of :func:`_read_parallel`: (rows, targets, block work), or None.
+
+    ``rows``: how many rows the stretch must hold (None for the last stretch).
+    """
     import csv
     import warnings
 
@@ -512,25 +759,51 @@ def _parse_span(path, sep, header, columns, features, target, start, stop, out, 
     # a forked child writes nothing: a stream lock held by another thread of the parent
     # at the fork (a progress bar's) would never be released here
     warnings.simplefilter("ignore")
+    fraction, seed, task, standardize = plan
     span = _Span(path, start, stop)
-    collected, n = _Targets(), 0
+    collected, n, blocks = _Targets(), 0, []
     try:
         with DirectFile(out) as sink:
-            reader = pd.read_csv(span, sep=sep, chunksize=chunk_rows, header=None,
-                                 names=header, usecols=columns, quoting=csv.QUOTE_NONE)
+            reader = pd.read_csv(span, sep=sep, chunksize=size, header=None,
+                                 names=header, usecols=columns, quoting=csv.QUOTE_NONE,
+                                 skip_blank_lines=False)
             for frame in reader:
-                if span.quoted:
+                if span.quoted or n % size:             # a short block before this one
                     return None
                 chunk = tables.Chunk(n + 1, frame[columns])
                 X = features_of(chunk, features, path)
                 collected.add_column(frame[target], target, path, n + 1)
+                blocks.append(_block_work(X, collected, first_block + len(blocks), fraction,
+                                          seed, task, standardize))
                 sink.write(np.ascontiguousarray(X).data)
                 n += X.shape[0]
     except (GlassnetError, ValueError, pd.errors.ParserError, UnicodeDecodeError):
         return None
     finally:
         span.close()
-    return None if span.quoted else (n, collected)
+    if span.quoted or (rows is not None and n != rows):
+        return None
+    return n, collected, blocks
+
+
+def _block_work(X, collected: _Targets, index: int, fraction, seed, task,
+                standardize) -> BlockWork:
+    """A parsing process's :class:`BlockWork` for the block just parsed: the splits the
+    whole column may call for (the task is known only at the end: with ``--task auto`` a
+    block of numbers that look like classes is split both ways)."""
+    kind = collected.kinds[-1]
+    codes = {}
+    if task == "regression" or (task == "auto" and kind == "number"):
+        codes["random"] = None
+    if task != "regression":
+        labels = collected.block_codes(auto=task == "auto")
+        if labels is not None:
+            codes["stratified"] = labels
+    results = {}
+    for variant, labels in codes.items():
+        held = split_block(X.shape[0], fraction, seed, index, labels)
+        results[variant] = (held, training_part(X, held) if standardize else None)
+    return BlockWork(kind, results)
 
 
 class _RawFile:

@@ -145,6 +145,146 @@ def test_parallel_conversion_gives_the_arrays_of_one_pass(tmp_path, csv, monkeyp
         dataset.load(tables.open_table(bad), cache=tmp_path / "b.cache", **kw)
 
 
+# --- the split in blocks: drawn where the rows are parsed, the same bits ---------------------------
+
+def _labelled(n: int, kind: str, seed: int = 0) -> pd.DataFrame:
+    """A table whose label column is text, whole numbers, text mixed with numbers, or has a
+    class so rare that most blocks hold one row of it or none."""
+    frame = _table(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    if kind == "numbers":
+        frame["label"] = rng.integers(0, 4, n)
+    elif kind == "mixed":
+        frame["label"] = frame["label"].astype(object)
+        frame.loc[n // 2:, "label"] = rng.integers(0, 3, n - n // 2)   # numbers after text
+    elif kind == "rare":
+        frame["label"] = np.where(rng.random(n) < 0.002, "rare", frame["label"])
+    return frame
+
+
+@pytest.mark.parametrize("target,kind,task", [("label", "text", "auto"),
+                                              ("label", "numbers", "auto"),
+                                              ("label", "numbers", "classification"),
+                                              ("label", "mixed", "auto"),
+                                              ("label", "rare", "auto"),
+                                              ("value", "text", "auto"),
+                                              ("value", "text", "regression")])
+def test_parallel_block_work_gives_the_arrays_of_one_pass(tmp_path, monkeypatch, target, kind,
+                                                           task):
+    """Blocks of 256 rows: each parsing process splits its blocks and takes their
+    statistics; the parent only merges them (it reads no block back, except the few that
+    a mixed column or a class wholly held out sends back to it), and every array equals
+    the in-memory load's."""
+    monkeypatch.setattr(dataset, "BLOCK_ROWS", 256)
+    path = tmp_path / "data.csv"
+    _labelled(5000, kind).to_csv(path, index=False)
+    kw = dict(target=target, features=[f"f{i}" for i in range(6)], task=task,
+              validation=0.2, seed=4, standardize=True, dtype="float32", chunk_rows=700)
+    one = dataset.load(tables.open_table(path), cache=None, **kw)
+    monkeypatch.setattr(dataset, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(dataset, "_parse_workers", lambda table: 3)
+    read_back = []
+    real_part = dataset.training_part
+    monkeypatch.setattr(dataset, "training_part",
+                        lambda X, held: read_back.append(1) or real_part(X, held))
+    par = dataset.load(tables.open_table(path), cache=tmp_path / "p.cache", **kw)
+    for name in ("X_train", "X_val", "y_train", "y_val"):
+        assert np.array_equal(getattr(par, name), getattr(one, name)), name
+    assert par.targets.classes == one.targets.classes
+    assert np.array_equal(par.scaler.mean, one.scaler.mean)
+    assert np.array_equal(par.scaler.std, one.scaler.std)
+    blocks = -(-5000 // 256)
+    if kind == "mixed":          # the blocks of numbers sort their labels otherwise
+        assert 0 < len(read_back) < blocks
+    elif kind != "rare":
+        assert read_back == []
+    assert 0.18 < par.X_val.shape[0] / 5000 < 0.22
+    if par.targets.task == "classification":       # stratified: each class gives its share
+        for c in range(len(par.targets.classes)):
+            total = np.sum(par.y_train == c) + np.sum(par.y_val == c)
+            assert np.sum(par.y_train == c) >= 1
+            if total > 100:
+                assert abs(np.sum(par.y_val == c) / total - 0.2) < 0.04
+
+
+def test_a_rare_class_is_held_out_its_share_and_always_trains():
+    """One row of a class in each block: random rounding holds it out a fifth of the time
+    (rounding to nearest never would), and the class keeps a training row even when the
+    draws would hold out every one of its rows."""
+    size = 50
+    labels = np.zeros(size * 2000, dtype=np.int64)
+    labels[::size] = 1                                   # the first row of every block
+    held = np.concatenate([dataset.split_block(size, 0.2, 7, b, labels[b * size:(b + 1) * size])
+                           + b * size for b in range(2000)])
+    assert 340 < np.sum(labels[held] == 1) < 460         # 400 of 2000, give or take 18
+    t = dataset.Targets("classification", np.array([0, 0, 0, 0, 1, 0, 0, 0]), ["a", "b"], 1)
+    X = np.arange(16.0).reshape(8, 2)
+    for seed in range(40):           # some seeds hold out the lone "b" row: it comes back
+        rows = dataset.split(X, t, True, 0.5, seed, True)
+        assert 4 in rows.train
+        kept = rows.train
+        mean, std = rows.moments.result()
+        assert np.allclose(mean, X[kept].mean(axis=0)) and np.allclose(std, X[kept].std(axis=0))
+
+
+def test_a_table_of_one_block_is_split_as_holdout_split():
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        n = int(rng.integers(2, 500))
+        fraction, seed = float(rng.uniform(0.05, 0.9)), int(rng.integers(0, 100))
+        assert np.array_equal(dataset.split_block(n, fraction, seed, 0),
+                              D.holdout_split(n, fraction, seed)[1])
+        # stratified: the same shuffles; only the rounding of each class's share differs
+        codes = rng.integers(0, 3, n)
+        held = dataset.split_block(n, fraction, seed, 0, codes)
+        draw = np.random.default_rng(seed)
+        for c in np.unique(codes):
+            order = draw.permutation(np.flatnonzero(codes == c))
+            mine = np.intersect1d(held, order)
+            assert abs(mine.size - fraction * order.size) < 1
+            assert set(mine) == set(order[:mine.size])
+
+
+@pytest.mark.parametrize("parts,rows", [(2, 7), (3, 50), (4, 1000), (5, 3)])
+@pytest.mark.parametrize("ending", ["\n", ""])
+def test_block_starts_are_the_lines_of_whole_blocks(tmp_path, monkeypatch, parts, rows, ending):
+    rng = np.random.default_rng(parts * rows)
+    lines = ["h1,h2"] + [",".join(map(str, rng.integers(0, 10 ** int(rng.integers(1, 9)), 2)))
+                         for _ in range(1003)]
+    path = tmp_path / "lines.csv"
+    path.write_text("\n".join(lines) + ending)
+    data = path.read_bytes()
+    begin = data.index(b"\n") + 1
+    starts = dataset.block_starts(path, begin, len(data), parts, rows)
+    line_starts = [begin] + [i + 1 for i in range(begin, len(data)) if data[i] == 10]
+    assert len(starts) <= parts - 1 and [line for _, line in starts] == sorted(
+        {line for _, line in starts})
+    for byte, line in starts:
+        assert line % rows == 0 and line > 0 and byte == line_starts[line] < len(data)
+    if rows <= 50:                                # short blocks: every cut is found
+        assert len(starts) == parts - 1
+
+
+def test_a_blank_line_sends_the_conversion_to_the_single_pass(tmp_path, csv, monkeypatch):
+    monkeypatch.setattr(dataset, "BLOCK_ROWS", 256)
+    text = csv.read_text().splitlines()
+    blank = tmp_path / "blank.csv"
+    blank.write_text("\n".join(text[:1500] + [""] + text[1500:]) + "\n")
+    kw = dict(target="label", features=[f"f{i}" for i in range(6)], task="auto",
+              validation=0.2, seed=0, standardize=True, dtype="float32", chunk_rows=400)
+    one = dataset.load(tables.open_table(blank), cache=None, **kw)
+    assert one.rows == 3000
+    used = []
+    real = dataset._read_parallel
+    monkeypatch.setattr(dataset, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(dataset, "_parse_workers", lambda table: 2)
+    monkeypatch.setattr(dataset, "_read_parallel",
+                        lambda *a, **k: used.append(real(*a, **k)) or used[-1])
+    par = dataset.load(tables.open_table(blank), cache=tmp_path / "b.cache", **kw)
+    assert used == [None]
+    assert np.array_equal(par.X_train, one.X_train) and np.array_equal(par.y_val, one.y_val)
+
+
 def test_page_guard_keeps_mapped_pages_bounded_and_values_intact(tmp_path):
     if dataset.PageGuard.mapped_file_bytes() is None:
         pytest.skip("no /proc/self/status RssFile on this system")
