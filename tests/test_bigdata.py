@@ -390,6 +390,33 @@ def test_direct_file_writes_the_bytes_it_is_given(tmp_path, monkeypatch, sizes, 
     assert path.read_bytes() == b"".join(pieces)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("direct", [True, False])
+def test_scaled_copy_written_by_several_processes_is_that_of_one(tmp_path, monkeypatch, dtype,
+                                                                 direct):
+    """Three processes, each a stretch of both files starting on a block boundary (7
+    features: rows of 28 or 56 bytes), write the bytes one pass writes."""
+    if not direct:
+        monkeypatch.delattr(os, "O_DIRECT", raising=False)
+    rng = np.random.default_rng(5)
+    X = rng.normal(3.0, 2.0, size=(20_011, 7))
+    spill = tmp_path / "raw.0.tmp"
+    X[:12_000].tofile(spill)
+    X[12_000:].tofile(tmp_path / "raw.1.tmp")
+    raw = dataset._RawFile([(spill, 12_000), (tmp_path / "raw.1.tmp", 8011)], 7)
+    val = np.sort(rng.choice(20_011, 4003, replace=False))
+    train = np.setdiff1d(np.arange(20_011), val)
+    scaler = D.Standardizer(X.mean(axis=0), X.std(axis=0))
+    monkeypatch.setattr(dataset, "_scale_workers", lambda raw: 3)
+    outputs = [(train, tmp_path / "X_train.npy"), (val, tmp_path / "X_val.npy")]
+    dataset.write_scaled(raw, outputs, scaler, dtype)
+    for rows, path in outputs:
+        got = np.load(path, mmap_mode="r")
+        assert got.dtype == dtype and got.offset == dataset.HEADER_BYTES
+        assert np.array_equal(got, scaler.transform(X[rows]).astype(dtype))
+        assert path.stat().st_size == dataset.HEADER_BYTES + got.nbytes
+
+
 # --- predict: streamed == in memory, flat memory -------------------------------------------------
 
 def _train_model(tmp_path, csv):
