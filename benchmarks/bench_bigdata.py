@@ -6,7 +6,10 @@
 Measured, each in a fresh process (peak = its VmHWM: resident memory, including the
 pages of the memory map it touched):
 
-* pandas reading the CSV whole (the reference speed for the conversion);
+* pandas reading the CSV whole (the reference speed for the conversion), as it runs here
+  and with NumPy's huge-page hint off (``NUMPY_MADVISE_HUGEPAGE=0``; the conversion turns
+  that hint off while it runs, and on a kernel that compacts memory for huge pages the
+  hint alone can double pandas' time: both ratios are reported);
 * ``glassnet predict`` streaming the file (goal: peak under 300 MB whatever the size);
 * ``glassnet train --max-memory 1GB`` (the memory-mapped cache: conversion, then training;
   goal: peak under 1 GB) and the same training in memory (goal: the cache run takes at
@@ -47,13 +50,23 @@ print(json.dumps({"seconds": seconds, "peak_mb": peak, "child_peak_mb": children
 """
 
 
-def measured(code: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def measured(code: str, **extra_env) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **extra_env)
     out = subprocess.run([sys.executable, "-c", MEASURE, code], capture_output=True, text=True,
                          env=env)
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _huge_pages() -> str:
+    """The kernel's transparent huge page settings (the choice in brackets), or ''."""
+    try:
+        base = Path("/sys/kernel/mm/transparent_hugepage")
+        return (f"enabled {(base / 'enabled').read_text().strip()}; "
+                f"defrag {(base / 'defrag').read_text().strip()}")
+    except OSError:
+        return ""
 
 
 def generate(path: Path, rows: int, features: int, seed: int = 0) -> None:
@@ -95,7 +108,8 @@ def main() -> None:
               f"{time.perf_counter() - t:.0f} s")
     size_mb = csv.stat().st_size / 2 ** 20
     rows = args.rows
-    results = {"rows": rows, "features": args.features, "file_mb": round(size_mb, 1)}
+    results = {"rows": rows, "features": args.features, "file_mb": round(size_mb, 1),
+               "huge_pages": _huge_pages()}
 
     # the budget: --max-memory, lowered below the file's in-memory need when the file is
     # small enough to fit it (so that a smaller benchmark still exercises the cache)
@@ -112,10 +126,14 @@ def main() -> None:
                f"dataset.load(tables.open_table({str(csv)!r}), target='label', "
                f"features={features!r}, task='auto', validation=0.2, seed=0, "
                "standardize=True, dtype='float32', chunk_rows=25000, cache=c)")
-    rounds = {"pandas_read": [], "conversion": []}
+    # pandas twice: as it runs here, and with NumPy's huge-page hint off (the conversion
+    # turns the hint off while it runs: see docs/big-data.md); where the kernel compacts
+    # memory for huge pages on first touch, the hint alone can double pandas' time
+    rounds = {"pandas_read": [], "pandas_read_no_huge_pages": [], "conversion": []}
+    read = f"import pandas as pd; pd.read_csv({str(csv)!r})"
     for _ in range(args.repeat):
-        rounds["pandas_read"].append(
-            measured(f"import pandas as pd; pd.read_csv({str(csv)!r})"))
+        rounds["pandas_read"].append(measured(read))
+        rounds["pandas_read_no_huge_pages"].append(measured(read, NUMPY_MADVISE_HUGEPAGE="0"))
         rounds["conversion"].append(measured(convert))
     for key, runs in rounds.items():
         results[key] = min(runs, key=lambda r: r["seconds"])
@@ -145,6 +163,9 @@ def main() -> None:
     results["ratios"] = {
         "conversion_speed_vs_pandas_read": round(results["pandas_read"]["seconds"] /
                                                  results["conversion"]["seconds"], 2),
+        "conversion_speed_vs_pandas_read_no_huge_pages": round(
+            results["pandas_read_no_huge_pages"]["seconds"] /
+            results["conversion"]["seconds"], 2),
         "memmap_time_vs_in_memory": round(results["train_memmap"]["seconds"] /
                                           results["train_in_memory"]["seconds"], 2),
         "cached_memmap_time_vs_in_memory": round(results["train_memmap_cached"]["seconds"] /
@@ -152,12 +173,13 @@ def main() -> None:
     }
     print(f"\n{rows:,} rows x {args.features} features, {size_mb:.0f} MB CSV")
     print(f"{'run':28} {'seconds':>8} {'rows/s':>10} {'peak MB':>8} {'child MB':>8}")
-    for key in ("pandas_read", "conversion", "train_in_memory", "train_memmap",
+    for key in ("pandas_read", "pandas_read_no_huge_pages", "conversion", "train_in_memory", "train_memmap",
                 "train_memmap_cached", "predict"):
         r = results[key]
         print(f"{key:28} {r['seconds']:8.1f} {rows / r['seconds']:10,.0f} {r['peak_mb']:8.0f} "
               f"{r['child_peak_mb']:8.0f}")
     print(f"--max-memory for the memory-mapped runs: {budget / 2**20:.0f} MB")
+    print(f"transparent huge pages: {results['huge_pages']}")
     for k, v in results["ratios"].items():
         print(f"{k}: {v}")
     print(f"same model in memory and memory-mapped (float32, bit for bit): "

@@ -6,13 +6,20 @@ arithmetic in the same order**, so they train the same model bit for bit:
 
 1. every chunk's features become float64 (a bad value is named by its row in the whole
    file) and its targets are collected (text labels as small integer codes);
-2. the validation rows are drawn as before (:func:`glassnet.data.holdout_split`, stratified
-   for classification);
-3. the feature statistics of the training rows are merged block by block
-   (:func:`moments`, Chan et al.'s pairwise update: exact to rounding, no catastrophic
-   cancellation, no overflow for large values thanks to a power-of-two prescale);
+2. the rows are taken in blocks of :data:`BLOCK_ROWS` (fewer for wide tables,
+   :func:`block_rows`), and each block draws its own validation rows from its own seeded
+   generator (:func:`split_block`, stratified for classification); every class keeps a
+   training row (:func:`split`);
+3. each block's training rows give their column statistics (:func:`part_of`), merged in
+   block order (:class:`Moments`, Chan et al.'s pairwise update: exact to rounding, no
+   catastrophic cancellation, no overflow for large values thanks to a power-of-two
+   prescale);
 4. the rows are scaled, ``(x - mean) / std`` in float64, and stored in the training dtype,
    one block at a time.
+
+Because a block's split and statistics need only its own rows, a large CSV converted into
+the cache is parsed by several processes that also do steps 2 and 3 for their blocks while
+the rows are in memory: the table is read from the file once and its float64 copy once.
 
 In memory (the default for tables that fit the memory budget) the float64 features are held
 in RAM.  Above the budget they go to a temporary file, and step 4 writes
@@ -371,7 +378,7 @@ class _Targets:
                 pd.api.types.is_bool_dtype(col):
             self.add(D.target_values(col.to_frame(), target, where, first_row=first_row))
         else:                            # text: coded by hashing, without a string array
-            self.parts.append(self._codes(col.to_numpy()))
+            self.parts.append(self._codes(col))          # the Series: no object array
             self.kinds.append("text")
 
     def add(self, values: np.ndarray) -> None:
