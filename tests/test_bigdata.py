@@ -376,7 +376,8 @@ def test_scale_rows_sends_each_row_to_its_split_once(monkeypatch):
 
 
 @pytest.mark.parametrize("sizes", [[0], [1], [4096], [3, 8 * 2 ** 20, 5], [8 * 2 ** 20] * 2,
-                                   [1_000_003, 2_500_000, 7]])
+                                   [1_000_003, 2_500_000, 7], [2 * 8 * 2 ** 20 - 100],
+                                   [5 * 2 ** 20] * 7])
 @pytest.mark.parametrize("direct", [True, False])
 def test_direct_file_writes_the_bytes_it_is_given(tmp_path, monkeypatch, sizes, direct):
     if not direct:                     # a system without O_DIRECT: the buffered file
@@ -415,6 +416,39 @@ def test_scaled_copy_written_by_several_processes_is_that_of_one(tmp_path, monke
         assert got.dtype == dtype and got.offset == dataset.HEADER_BYTES
         assert np.array_equal(got, scaler.transform(X[rows]).astype(dtype))
         assert path.stat().st_size == dataset.HEADER_BYTES + got.nbytes
+
+
+def test_direct_file_reports_a_failed_write_and_falls_back_when_refused(tmp_path,
+                                                                        monkeypatch):
+    if not hasattr(os, "O_DIRECT"):
+        pytest.skip("no O_DIRECT on this system")
+    real, calls = os.write, []
+
+    def full_disk_on_the_third(fd, data):
+        calls.append(len(data))
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", full_disk_on_the_third)
+    piece = dataset.DirectFile.PIECE
+    with pytest.raises(OSError, match="No space left"):        # written by the thread
+        with dataset.DirectFile(tmp_path / "full.bin") as f:
+            for _ in range(5):
+                f.write(b"x" * piece)
+
+    def refuses_the_first(fd, data):          # a file system that takes no direct write
+        if not calls:
+            calls.append(1)
+            raise OSError(22, "Invalid argument")
+        return real(fd, data)
+
+    calls.clear()
+    monkeypatch.setattr(os, "write", refuses_the_first)
+    data = np.random.default_rng(0).bytes(2 * piece + 11)
+    with dataset.DirectFile(tmp_path / "plain.bin") as f:
+        assert f.write(data) == len(data)
+    assert f.plain is not None and (tmp_path / "plain.bin").read_bytes() == data
 
 
 # --- predict: streamed == in memory, flat memory -------------------------------------------------
