@@ -585,7 +585,9 @@ def _load(table, target, features, task, validation, seed, standardize, dtype, c
                                (validation, seed, task, standardize))
     try:
         t = targets(values, task, target, table.name)
-        rows = split(raw, t, values.is_text(), validation, seed, standardize, found)
+        text, values = values.is_text(), None            # the collected codes: let go
+        rows = split(raw, t, text, validation, seed, standardize, found)
+        found = None
         scaler = standardizer(rows.moments, list(features))
         train_rows, val_rows = rows.train, rows.val
         d = raw.shape[1]
@@ -1146,10 +1148,25 @@ def write_scaled(raw, outputs, scaler: D.Standardizer, dtype) -> None:
                 for w in range(workers)] + [rows.size]
         for w in range(workers):
             jobs[w].append((rows[cuts[w]:cuts[w + 1]], path, cuts[w], (rows.size, d)))
+    # the row numbers (8 bytes a row) reach the processes by the fork, not pickled
     context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for future in [pool.submit(_scale_span, raw, job, scaler, dtype) for job in jobs]:
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context,
+                                                initializer=_inherit,
+                                                initargs=(jobs,)) as pool:
+        for future in [pool.submit(_scale_share, w, raw, scaler, dtype)
+                       for w in range(workers)]:
             future.result()
+
+
+_INHERITED: list = []
+
+
+def _inherit(jobs) -> None:
+    _INHERITED[:] = [jobs]
+
+
+def _scale_share(w: int, raw, scaler, dtype) -> None:
+    _scale_span(raw, _INHERITED[0][w], scaler, dtype)
 
 
 def _aligned_rows(row_bytes: int) -> int:
