@@ -270,6 +270,7 @@ def split_block(n: int, fraction: float, seed: int | None, index: int,
         held[rows[:int(np.floor(fraction * rows.size + draw))]] = True
     return np.flatnonzero(held)
 
+
 @dataclass
 class BlockWork:
     """What a parsing process computed for one block, so the parent need not read it back:
@@ -311,6 +312,8 @@ def split(raw, t: "Targets", text: bool, fraction: float, seed, standardize: boo
     """
     n, d = raw.shape
     size = block_rows(d)
+    if found is not None and len(found) != -(-n // size):
+        found = None                     # not these blocks: all of them are done here
     classes = t.task == "classification"
     variant = "stratified" if classes else "random"
     held, parts = [], []
@@ -335,11 +338,10 @@ def split(raw, t: "Targets", text: bool, fraction: float, seed, standardize: boo
             if part is _MISSING:
                 part = training_part(raw[b * size:min((b + 1) * size, n)], h)
             acc.add(part)
-    val = np.concatenate([h + b * size for b, h in enumerate(held)]) if held else \
-        np.arange(0)
+    val = np.concatenate([h + b * size for b, h in enumerate(held)])
     keep = np.ones(n, dtype=bool)
     keep[val] = False
-    return Split(np.flatnonzero(keep), val.astype(np.int64), acc)
+    return Split(np.flatnonzero(keep), val, acc)
 
 
 _MISSING = object()
@@ -714,20 +716,23 @@ def _read_parallel(table, target, features, cache, progress, workers, plan):
              for (a, line), (b, next_line) in zip(starts, starts[1:] + [(table.size, None)])]
     columns = [*features, target]
     jobs = [(str(table.path), table.sep, list(table.columns), columns, list(features), target,
-             a, b, str(cache / f"raw.{k}.tmp"), size, line // size, rows, plan)
+             a, b, str(cache / f"raw.{k}.tmp"), size, line // size, rows, plan, k)
             for k, (a, b, line, rows) in enumerate(spans)]
     # fork: the workers start at once with everything imported, and never re-run the
     # caller's script (spawn would import __main__ again in each of them)
     context = multiprocessing.get_context("fork")
-    done = 0
-    with concurrent.futures.ProcessPoolExecutor(len(jobs), mp_context=context) as pool:
+    parsed = context.RawArray("q", len(jobs))           # bytes each process has read
+    with concurrent.futures.ProcessPoolExecutor(len(jobs), mp_context=context,
+                                                initializer=_inherit,
+                                                initargs=("parsed", parsed)) as pool:
         futures = [pool.submit(_parse_span, *job) for job in jobs]
-        results = []
-        for future, (a, b, _, _) in zip(futures, spans):
-            results.append(future.result())
-            done += b - a
+        while True:
+            _, running = concurrent.futures.wait(futures, timeout=0.25)
             if progress is not None:
-                progress(done, table.size)
+                progress(begin + sum(parsed), table.size)
+            if not running:
+                break
+        results = [future.result() for future in futures]
     if any(r is None for r in results):
         for k in range(len(jobs)):
             with contextlib.suppress(OSError):
@@ -779,13 +784,15 @@ def block_starts(path, begin: int, size: int, parts: int, rows: int) -> list:
 
 
 class _Span:
-    """A file's bytes ``start:stop`` as a read-only stream; notes any quote character."""
+    """A file's bytes ``start:stop`` as a read-only stream; notes any quote character, and
+    counts the bytes read in ``counts[slot]`` (a shared array) when given."""
 
-    def __init__(self, path: str, start: int, stop: int):
+    def __init__(self, path: str, start: int, stop: int, counts=None, slot: int = 0):
         self.file = open(path, "rb")
         self.file.seek(start)
         self.left = stop - start
         self.quoted = False
+        self.counts, self.slot = counts, slot
 
     def read(self, size: int = -1) -> bytes:
         size = self.left if size is None or size < 0 else min(size, self.left)
@@ -793,6 +800,8 @@ class _Span:
         self.left -= len(data)
         if b'"' in data:
             self.quoted = True
+        if self.counts is not None:
+            self.counts[self.slot] += len(data)
         return data
 
     def close(self) -> None:
@@ -800,10 +809,11 @@ class _Span:
 
 
 def _parse_span(path, sep, header, columns, features, target, start, stop, out, size,
-                first_block, rows, plan):
+                first_block, rows, plan, slot=0):
     """One process's share of :func:`_read_parallel`: (rows, targets, block work), or None.
 
-    ``rows``: how many rows the stretch must hold (None for the last stretch).
+    ``rows``: how many rows the stretch must hold (None for the last stretch); ``slot``:
+    where it counts the bytes it has read, for the progress bar.
     """
     import csv
     import warnings
@@ -813,7 +823,7 @@ def _parse_span(path, sep, header, columns, features, target, start, stop, out, 
     # at the fork (a progress bar's) would never be released here
     warnings.simplefilter("ignore")
     fraction, seed, task, standardize = plan
-    span = _Span(path, start, stop)
+    span = _Span(path, start, stop, _FORKED.get("parsed"), slot)
     collected, n, blocks = _Targets(), 0, []
     try:
         with DirectFile(out) as sink:
@@ -1152,21 +1162,22 @@ def write_scaled(raw, outputs, scaler: D.Standardizer, dtype) -> None:
     context = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context,
                                                 initializer=_inherit,
-                                                initargs=(jobs,)) as pool:
+                                                initargs=("scale jobs", jobs)) as pool:
         for future in [pool.submit(_scale_share, w, raw, scaler, dtype)
                        for w in range(workers)]:
             future.result()
 
 
-_INHERITED: list = []
+#: what a forked worker process was handed by its pool's initializer (inherited, not pickled)
+_FORKED: dict = {}
 
 
-def _inherit(jobs) -> None:
-    _INHERITED[:] = [jobs]
+def _inherit(name: str, value) -> None:
+    _FORKED[name] = value
 
 
 def _scale_share(w: int, raw, scaler, dtype) -> None:
-    _scale_span(raw, _INHERITED[0][w], scaler, dtype)
+    _scale_span(raw, _FORKED["scale jobs"][w], scaler, dtype)
 
 
 def _aligned_rows(row_bytes: int) -> int:

@@ -187,9 +187,13 @@ def test_parallel_block_work_gives_the_arrays_of_one_pass(tmp_path, monkeypatch,
     real_part = dataset.training_part
     monkeypatch.setattr(dataset, "training_part",
                         lambda X, held: read_back.append(1) or real_part(X, held))
-    par = dataset.load(tables.open_table(path), cache=tmp_path / "p.cache", **kw)
+    seen = []
+    par = dataset.load(tables.open_table(path), cache=tmp_path / "p.cache",
+                       progress=lambda done, total: seen.append((done, total)), **kw)
     for name in ("X_train", "X_val", "y_train", "y_val"):
         assert np.array_equal(getattr(par, name), getattr(one, name)), name
+    size = path.stat().st_size                     # the processes' bytes, counted as read
+    assert seen[-1] == (size, size) and seen == sorted(seen)
     assert par.targets.classes == one.targets.classes
     assert np.array_equal(par.scaler.mean, one.scaler.mean)
     assert np.array_equal(par.scaler.std, one.scaler.std)
