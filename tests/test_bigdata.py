@@ -249,6 +249,13 @@ def test_a_table_of_one_block_is_split_as_holdout_split():
             assert set(mine) == set(order[:mine.size])
 
 
+def test_blocks_hold_at_most_16_mb_of_float64_rows():
+    assert dataset.block_rows(20) == 65_536                  # 10 MB
+    assert dataset.block_rows(32) == 65_536 and dataset.block_rows(33) == 32_768
+    assert dataset.block_rows(784) == 2048                   # 12.8 MB
+    assert dataset.block_rows(10 ** 6) == 1024               # never fewer
+
+
 @pytest.mark.parametrize("parts,rows", [(2, 7), (3, 50), (4, 1000), (5, 3)])
 @pytest.mark.parametrize("ending", ["\n", ""])
 def test_block_starts_are_the_lines_of_whole_blocks(tmp_path, monkeypatch, parts, rows, ending):
