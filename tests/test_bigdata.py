@@ -276,6 +276,25 @@ def test_block_starts_are_the_lines_of_whole_blocks(tmp_path, monkeypatch, parts
         assert len(starts) == parts - 1
 
 
+def test_parallel_conversion_of_a_file_with_windows_line_ends(tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset, "BLOCK_ROWS", 256)
+    path = tmp_path / "crlf.csv"
+    _table(3000).to_csv(path, index=False, lineterminator="\r\n")
+    kw = dict(target="label", features=[f"f{i}" for i in range(6)], task="auto",
+              validation=0.2, seed=2, standardize=True, dtype="float64", chunk_rows=400)
+    one = dataset.load(tables.open_table(path), cache=None, **kw)
+    used = []
+    real = dataset._read_parallel
+    monkeypatch.setattr(dataset, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(dataset, "_parse_workers", lambda table: 3)
+    monkeypatch.setattr(dataset, "_read_parallel",
+                        lambda *a, **k: used.append(real(*a, **k)) or used[-1])
+    par = dataset.load(tables.open_table(path), cache=tmp_path / "c.cache", **kw)
+    assert used[0] is not None
+    for name in ("X_train", "X_val", "y_train", "y_val"):
+        assert np.array_equal(getattr(par, name), getattr(one, name)), name
+
+
 def test_a_blank_line_sends_the_conversion_to_the_single_pass(tmp_path, csv, monkeypatch):
     monkeypatch.setattr(dataset, "BLOCK_ROWS", 256)
     text = csv.read_text().splitlines()
