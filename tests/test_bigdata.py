@@ -276,21 +276,30 @@ def test_block_starts_are_the_lines_of_whole_blocks(tmp_path, monkeypatch, parts
         assert len(starts) == parts - 1
 
 
-def test_parallel_conversion_of_a_file_with_windows_line_ends(tmp_path, monkeypatch):
-    monkeypatch.setattr(dataset, "BLOCK_ROWS", 256)
-    path = tmp_path / "crlf.csv"
-    _table(3000).to_csv(path, index=False, lineterminator="\r\n")
-    kw = dict(target="label", features=[f"f{i}" for i in range(6)], task="auto",
-              validation=0.2, seed=2, standardize=True, dtype="float64", chunk_rows=400)
+def _memory_and_parallel(path, cache, monkeypatch, workers, **kw):
+    """The in-memory load of ``path``, its load by ``workers`` parsing processes into
+    ``cache``, and whether the parallel pass was used (False: it sent the file back)."""
     one = dataset.load(tables.open_table(path), cache=None, **kw)
     used = []
     real = dataset._read_parallel
     monkeypatch.setattr(dataset, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(dataset, "_parse_workers", lambda table: 3)
+    monkeypatch.setattr(dataset, "_parse_workers", lambda table: workers)
     monkeypatch.setattr(dataset, "_read_parallel",
                         lambda *a, **k: used.append(real(*a, **k)) or used[-1])
-    par = dataset.load(tables.open_table(path), cache=tmp_path / "c.cache", **kw)
-    assert used[0] is not None
+    par = dataset.load(tables.open_table(path), cache=cache, **kw)
+    assert len(used) == 1
+    return one, par, used[0] is not None
+
+
+def test_parallel_conversion_of_a_file_with_windows_line_ends(tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset, "BLOCK_ROWS", 256)
+    path = tmp_path / "crlf.csv"
+    _table(3000).to_csv(path, index=False, lineterminator="\r\n")
+    one, par, parallel = _memory_and_parallel(
+        path, tmp_path / "c.cache", monkeypatch, 3, target="label",
+        features=[f"f{i}" for i in range(6)], task="auto", validation=0.2, seed=2,
+        standardize=True, dtype="float64", chunk_rows=400)
+    assert parallel
     for name in ("X_train", "X_val", "y_train", "y_val"):
         assert np.array_equal(getattr(par, name), getattr(one, name)), name
 
@@ -300,18 +309,11 @@ def test_a_blank_line_sends_the_conversion_to_the_single_pass(tmp_path, csv, mon
     text = csv.read_text().splitlines()
     blank = tmp_path / "blank.csv"
     blank.write_text("\n".join(text[:1500] + [""] + text[1500:]) + "\n")
-    kw = dict(target="label", features=[f"f{i}" for i in range(6)], task="auto",
-              validation=0.2, seed=0, standardize=True, dtype="float32", chunk_rows=400)
-    one = dataset.load(tables.open_table(blank), cache=None, **kw)
-    assert one.rows == 3000
-    used = []
-    real = dataset._read_parallel
-    monkeypatch.setattr(dataset, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(dataset, "_parse_workers", lambda table: 2)
-    monkeypatch.setattr(dataset, "_read_parallel",
-                        lambda *a, **k: used.append(real(*a, **k)) or used[-1])
-    par = dataset.load(tables.open_table(blank), cache=tmp_path / "b.cache", **kw)
-    assert used == [None]
+    one, par, parallel = _memory_and_parallel(
+        blank, tmp_path / "b.cache", monkeypatch, 2, target="label",
+        features=[f"f{i}" for i in range(6)], task="auto", validation=0.2, seed=0,
+        standardize=True, dtype="float32", chunk_rows=400)
+    assert one.rows == 3000 and not parallel
     assert np.array_equal(par.X_train, one.X_train) and np.array_equal(par.y_val, one.y_val)
 
 
