@@ -329,8 +329,15 @@ def split(raw, t: "Targets", text: bool, fraction: float, seed, standardize: boo
             part = _MISSING
         held.append(h)
         parts.append(part)
+    val = np.concatenate([h + b * size for b, h in enumerate(held)])
     if classes:
-        _keep_every_class(t.y, held, parts, size)
+        back = _given_back(t.y, val)
+        for row in back:                 # its block's training rows change: redone here
+            b = row // size
+            held[b] = held[b][held[b] != row - b * size]
+            parts[b] = _MISSING
+        if back.size:
+            val = val[~np.isin(val, back)]
     acc = None
     if standardize:
         acc = Moments()
@@ -338,7 +345,6 @@ def split(raw, t: "Targets", text: bool, fraction: float, seed, standardize: boo
             if part is _MISSING:
                 part = training_part(raw[b * size:min((b + 1) * size, n)], h)
             acc.add(part)
-    val = np.concatenate([h + b * size for b, h in enumerate(held)])
     keep = np.ones(n, dtype=bool)
     keep[val] = False
     return Split(np.flatnonzero(keep), val, acc)
@@ -347,18 +353,15 @@ def split(raw, t: "Targets", text: bool, fraction: float, seed, standardize: boo
 _MISSING = object()
 
 
-def _keep_every_class(labels, held, parts, size) -> None:
-    """Give back to training the first row of any class whose rows were all held out."""
-    val = np.concatenate([h + b * size for b, h in enumerate(held)])
+def _given_back(labels, val) -> np.ndarray:
+    """The first held-out row (in ``val``, sorted) of each class whose rows were all held
+    out: given back to training, so that every class keeps a training row."""
     if val.size == 0:
-        return
+        return np.arange(0)
     total = np.bincount(labels)
     out = np.bincount(labels[val], minlength=total.size)
-    for c in np.flatnonzero((out == total) & (total > 0)):
-        row = int(val[labels[val] == c][0])
-        b = row // size
-        held[b] = held[b][held[b] != row - b * size]
-        parts[b] = _MISSING
+    return np.array([val[labels[val] == c][0]
+                     for c in np.flatnonzero((out == total) & (total > 0))], dtype=np.int64)
 
 
 # --- targets -------------------------------------------------------------------------------------
@@ -370,7 +373,6 @@ class _Targets:
         self.parts: list[np.ndarray] = []
         self.kinds: list[str] = []
         self.labels: dict = {}           # text label -> code in order of appearance
-        self.names: list = []            # code -> text label
 
     def add_column(self, col, target: str, where: str, first_row: int) -> None:
         """A chunk's target column (a pandas Series); missing values are an error naming
@@ -396,18 +398,14 @@ class _Targets:
         inverse, uniques = pd.factorize(text)             # hashing: no sort of the chunk
         if (inverse < 0).any():                           # None/NaN among objects
             raise GlassnetError("the target column has missing values.")
-        ids = np.array([self._code(str(u)) for u in uniques], dtype=np.int64)
+        ids = np.array([self.labels.setdefault(str(u), len(self.labels)) for u in uniques],
+                       dtype=np.int64)
         return ids[inverse]
-
-    def _code(self, label: str) -> int:
-        code = self.labels.setdefault(label, len(self.labels))
-        if code == len(self.names):
-            self.names.append(label)
-        return code
 
     def extend(self, other: "_Targets") -> None:
         """Append another collection's chunks (the rows after these), recoding its text."""
-        ids = np.array([self._code(label) for label in other.labels], dtype=np.int64)
+        ids = np.array([self.labels.setdefault(label, len(self.labels))
+                        for label in other.labels], dtype=np.int64)
         for part, kind in zip(other.parts, other.kinds):
             self.parts.append(ids[part] if kind == "text" else part)
             self.kinds.append(kind)
@@ -425,8 +423,9 @@ class _Targets:
         import pandas as pd
         kind, part = self.kinds[-1], self.parts[-1]
         if kind == "text":
+            names = list(self.labels)                     # code -> label
             present = np.flatnonzero(np.bincount(part))
-            order = sorted(range(present.size), key=lambda i: self.names[present[i]])
+            order = sorted(range(present.size), key=lambda i: names[present[i]])
             rank = np.zeros(present[-1] + 1, dtype=np.int64)
             rank[present[order]] = np.arange(present.size)
             return rank[part]
@@ -718,13 +717,8 @@ def _read_parallel(table, target, features, cache, progress, workers, plan):
     jobs = [(str(table.path), table.sep, list(table.columns), columns, list(features), target,
              a, b, str(cache / f"raw.{k}.tmp"), size, line // size, rows, plan, k)
             for k, (a, b, line, rows) in enumerate(spans)]
-    # fork: the workers start at once with everything imported, and never re-run the
-    # caller's script (spawn would import __main__ again in each of them)
-    context = multiprocessing.get_context("fork")
-    parsed = context.RawArray("q", len(jobs))           # bytes each process has read
-    with concurrent.futures.ProcessPoolExecutor(len(jobs), mp_context=context,
-                                                initializer=_inherit,
-                                                initargs=("parsed", parsed)) as pool:
+    parsed = multiprocessing.get_context("fork").RawArray("q", len(jobs))   # bytes read
+    with _forked_pool(len(jobs), "parsed", parsed) as pool:
         futures = [pool.submit(_parse_span, *job) for job in jobs]
         while True:
             _, running = concurrent.futures.wait(futures, timeout=0.25)
@@ -761,24 +755,21 @@ def block_starts(path, begin: int, size: int, parts: int, rows: int) -> list:
             got = f.readinto(buffer)
             if not got:
                 break
-            ends = None                             # line ends in the piece, once counted
-            while True:
+            ends = None                             # where the piece's lines end, once found
+            while cuts and cuts[0] < pos + got or want is not None:
+                if ends is None:
+                    ends = np.flatnonzero(view[:got] == 10)
                 if want is None:                    # the line of the next cut
-                    if not cuts or cuts[0] >= pos + got:
-                        break
-                    at = lines + int(np.count_nonzero(view[:max(0, cuts.pop(0) - pos)] == 10))
+                    at = lines + int(np.searchsorted(ends, cuts.pop(0) - pos))
                     want = (at // rows + 1) * rows  # the next block start after the cut
                     if found and want <= found[-1][1]:
                         want = None
                         continue
-                if ends is None:
-                    ends = int(np.count_nonzero(view[:got] == 10))
-                if lines + ends < want:
+                if lines + ends.size < want:
                     break
-                end = np.flatnonzero(view[:got] == 10)[want - lines - 1]
-                found.append((pos + int(end) + 1, want))
+                found.append((pos + int(ends[want - lines - 1]) + 1, want))
                 want = None
-            lines += int(np.count_nonzero(view[:got] == 10)) if ends is None else ends
+            lines += int(np.count_nonzero(view[:got] == 10)) if ends is None else ends.size
             pos += got
     return [(byte, line) for byte, line in found if byte < size]
 
@@ -1142,14 +1133,10 @@ def write_scaled(raw, outputs, scaler: D.Standardizer, dtype) -> None:
     """
     d = raw.shape[1]
     workers = _scale_workers(raw)
-    if workers == 1:
-        with contextlib.ExitStack() as stack:
-            splits = [(rows, stack.enter_context(_NpyWriter(path, dtype, (rows.size, d))))
-                      for rows, path in outputs]
-            scale_rows(raw, splits, scaler)
+    if workers == 1:                     # here, each file whole (header first)
+        _scale_span(raw, [(rows, path, None, (rows.size, d)) for rows, path in outputs],
+                    scaler, dtype)
         return
-    import concurrent.futures
-    import multiprocessing
     align = _aligned_rows(np.dtype(dtype).itemsize * d)
     jobs = [[] for _ in range(workers)]
     for rows, path in outputs:
@@ -1159,10 +1146,7 @@ def write_scaled(raw, outputs, scaler: D.Standardizer, dtype) -> None:
         for w in range(workers):
             jobs[w].append((rows[cuts[w]:cuts[w + 1]], path, cuts[w], (rows.size, d)))
     # the row numbers (8 bytes a row) reach the processes by the fork, not pickled
-    context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context,
-                                                initializer=_inherit,
-                                                initargs=("scale jobs", jobs)) as pool:
+    with _forked_pool(workers, "scale jobs", jobs) as pool:
         for future in [pool.submit(_scale_share, w, raw, scaler, dtype)
                        for w in range(workers)]:
             future.result()
@@ -1170,6 +1154,20 @@ def write_scaled(raw, outputs, scaler: D.Standardizer, dtype) -> None:
 
 #: what a forked worker process was handed by its pool's initializer (inherited, not pickled)
 _FORKED: dict = {}
+
+
+def _forked_pool(workers: int, name: str, value):
+    """A pool of ``workers`` forked processes, each with ``value`` as ``_FORKED[name]``.
+
+    Fork: the processes start at once with everything imported, never re-run the
+    caller's script (spawn would import ``__main__`` again in each of them), and inherit
+    ``value`` with the rest of memory instead of receiving a pickle of it.
+    """
+    import concurrent.futures
+    import multiprocessing
+    return concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("fork"), initializer=_inherit,
+        initargs=(name, value))
 
 
 def _inherit(name: str, value) -> None:
@@ -1194,11 +1192,11 @@ def _scale_workers(raw) -> int:
 
 
 def _scale_span(raw, job, scaler, dtype) -> None:
-    """One process's share of :func:`write_scaled`: its stretch of each output."""
+    """One process's share of :func:`write_scaled`: its stretch of each output, ``(rows,
+    path, first row, shape)`` (first row None: the whole file)."""
     taken = [rows for rows, _, _, _ in job if rows.size]
-    if not taken:
-        return
-    first, last = min(int(r[0]) for r in taken), max(int(r[-1]) for r in taken) + 1
+    first = min((int(r[0]) for r in taken), default=0)
+    last = max((int(r[-1]) + 1 for r in taken), default=0)
     with contextlib.ExitStack() as stack:
         splits = [(rows, stack.enter_context(_NpyWriter(path, dtype, shape, first=start,
                                                          rows=rows.size)))
